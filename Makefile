@@ -1,0 +1,34 @@
+# genseq: make demo | make test | make bench — each creates .venv when missing.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+GENSEQ_DATA ?= $(abspath ../shared/data)
+export GENSEQ_DATA
+
+.PHONY: setup demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# the local CPU wheel first: a looser requirement would pull the CUDA build
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m genseq.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 tests
+
+bench: $(STAMP)
+	$(BIN)/genseq bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check genseq tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from genseq.cli import main
+
+sys.exit(main())

@@ -1,0 +1,176 @@
+"""Graves' deep LSTM (§2, eqs 1–3 and 7–11).
+
+    h^1_t = H(W_{i h^1} x_t + W_{h^1 h^1} h^1_{t-1} + b^1)                       eq. 1
+    h^n_t = H(W_{i h^n} x_t + W_{h^{n-1} h^n} h^{n-1}_t + W_{h^n h^n} h^n_{t-1} + b^n)   eq. 2
+    ŷ_t   = b_y + Σ_n W_{h^n y} h^n_t                                            eq. 3
+
+The input feeds every layer (skip connections in), and `forward` returns every layer's
+output concatenated so the head can read all of them (skip connections out, eq. 3).
+
+Two paths with the same parameters and the same results:
+- `forward(x)`: the whole sequence at once, for training. Without peepholes each layer is one
+  fused `torch.lstm` call (oneDNN on CPU, cuDNN on GPU). With peepholes (or Graves' clip of
+  the pre-activation derivatives) the input projection of each layer is hoisted out of the
+  time loop into one GEMM and only the recurrent part is stepped.
+- `step(x_t, state)`: one time step with explicit state, for sampling.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+State = tuple[Tensor, Tensor]  # (h, c), each (num_layers, B, H), like nn.LSTM
+
+
+@dataclass
+class LSTMConfig:
+    input_size: int
+    hidden_size: int = 400
+    num_layers: int = 3
+    peepholes: bool = False  # eqs 7–11 have them; the fused path needs them off
+    dropout: float = 0.0  # on every layer's output (to the next layer and to the head)
+    below_size: int = 0  # extra input to layer 1 only (e.g. the window's w_{t-1}, eq. 52)
+    skip_input: bool = True  # eq. 2: x_t feeds every layer, not only the first
+    grad_clip: float = 0.0  # Graves: clip d loss / d pre-activations to [-v, v] (0 = off)
+
+
+class _ClipGrad(torch.autograd.Function):
+    """Identity forward; backward clamps the incoming derivative to [-v, v]."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, v: float) -> Tensor:  # type: ignore[override]
+        ctx.v = v
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        return g.clamp(-ctx.v, ctx.v), None
+
+
+def clip_grad(x: Tensor, v: float) -> Tensor:
+    """x in forward; its gradient clamped to [-v, v] in backward (v <= 0: no-op)."""
+    return _ClipGrad.apply(x, v) if v > 0 else x
+
+
+class LSTMLayer(nn.Module):
+    """One LSTM layer, eqs 7–11. Parameters are laid out as in `nn.LSTM` (gate order i, f, g, o)
+    so the fused kernel can use them directly; peepholes are the diagonal w_ci, w_cf, w_co."""
+
+    def __init__(self, input_size: int, hidden_size: int, peepholes: bool = False):
+        super().__init__()
+        H = hidden_size
+        self.input_size, self.hidden_size = input_size, H
+        self.weight_ih = nn.Parameter(torch.empty(4 * H, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(4 * H, H))
+        self.bias_ih = nn.Parameter(torch.empty(4 * H))
+        self.bias_hh = nn.Parameter(torch.empty(4 * H))
+        self.peep = nn.Parameter(torch.empty(3, H)) if peepholes else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        k = 1.0 / math.sqrt(self.hidden_size)  # nn.LSTM's default init
+        for p in self.parameters():
+            nn.init.uniform_(p, -k, k)
+        with torch.no_grad():  # forget-gate bias 1: remember by default
+            self.bias_ih[self.hidden_size : 2 * self.hidden_size].fill_(1.0)
+            self.bias_hh[self.hidden_size : 2 * self.hidden_size].zero_()
+
+    def cell(self, gx: Tensor, h: Tensor, c: Tensor, grad_clip: float = 0.0) -> State:
+        """One step given the input part of the pre-activations gx = W_x x_t + b."""
+        gates = gx + F.linear(h, self.weight_hh, self.bias_hh)
+        gates = clip_grad(gates, grad_clip)
+        i, f, g, o = gates.chunk(4, dim=-1)
+        if self.peep is not None:
+            i = i + self.peep[0] * c  # eq. 7: w_ci ⊙ c_{t-1}
+            f = f + self.peep[1] * c  # eq. 8: w_cf ⊙ c_{t-1}
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # eq. 9
+        if self.peep is not None:
+            o = o + self.peep[2] * c  # eq. 10: w_co ⊙ c_t
+        h = torch.sigmoid(o) * torch.tanh(c)  # eq. 11
+        return h, c
+
+    def forward(self, x: Tensor, h: Tensor, c: Tensor, grad_clip: float = 0.0) -> tuple[Tensor, State]:
+        """x (B,T,I) -> outputs (B,T,H), final (h, c)."""
+        if self.peep is None and grad_clip <= 0:
+            out, h, c = torch.lstm(  # fused kernel, same math as `cell` without peepholes
+                x,
+                (h.unsqueeze(0), c.unsqueeze(0)),
+                [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh],
+                True,  # has_biases
+                1,  # num_layers
+                0.0,  # dropout
+                self.training,
+                False,  # bidirectional
+                True,  # batch_first
+            )
+            return out, (h[0], c[0])
+        gx = F.linear(x, self.weight_ih, self.bias_ih)  # input projection hoisted: one GEMM
+        outs = []
+        for gx_t in gx.unbind(1):  # unbind, not indexing: keeps backward linear in T
+            h, c = self.cell(gx_t, h, c, grad_clip)
+            outs.append(h)
+        return torch.stack(outs, 1), (h, c)
+
+
+class DeepLSTM(nn.Module):
+    """N stacked LSTM layers with Graves' skip connections (eqs 1–3)."""
+
+    def __init__(self, cfg: LSTMConfig):
+        super().__init__()
+        self.cfg = cfg
+        H, In = cfg.hidden_size, cfg.input_size
+        sizes = [In + cfg.below_size] + [(In if cfg.skip_input else 0) + H] * (cfg.num_layers - 1)
+        self.layers = nn.ModuleList(LSTMLayer(s, H, cfg.peepholes) for s in sizes)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    @property
+    def output_size(self) -> int:
+        return self.cfg.hidden_size * self.cfg.num_layers
+
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> State:
+        z = torch.zeros(self.cfg.num_layers, batch_size, self.cfg.hidden_size, device=device)
+        return z, z.clone()
+
+    def _layer_input(self, n: int, x: Tensor, below: Tensor | None) -> Tensor:
+        if n == 0:
+            return x if below is None else torch.cat([x, below], -1)  # eq. 1 (+ eq. 52's w)
+        return torch.cat([x, below], -1) if self.cfg.skip_input else below  # eq. 2
+
+    def forward(
+        self, x: Tensor, state: State | None = None, below: Tensor | None = None
+    ) -> tuple[Tensor, State]:
+        """x (B,T,I), below (B,T,below_size) or None -> (every layer's h concatenated
+        (B,T,N·H), final state)."""
+        if state is None:
+            state = self.initial_state(x.shape[0], x.device)
+        h0, c0 = state
+        outs, hs, cs = [], [], []
+        for n, layer in enumerate(self.layers):
+            out, (h, c) = layer(self._layer_input(n, x, below), h0[n], c0[n], self.cfg.grad_clip)
+            below = self.drop(out)
+            outs.append(below)
+            hs.append(h)
+            cs.append(c)
+        return torch.cat(outs, -1), (torch.stack(hs), torch.stack(cs))
+
+    def step(
+        self, x: Tensor, state: State | None = None, below: Tensor | None = None
+    ) -> tuple[Tensor, State]:
+        """One time step: x (B,I) -> (every layer's h concatenated (B,N·H), new state)."""
+        if state is None:
+            state = self.initial_state(x.shape[0], x.device)
+        h0, c0 = state
+        outs, hs, cs = [], [], []
+        for n, layer in enumerate(self.layers):
+            gx = F.linear(self._layer_input(n, x, below), layer.weight_ih, layer.bias_ih)
+            h, c = layer.cell(gx, h0[n], c0[n])
+            below = self.drop(h)
+            outs.append(below)
+            hs.append(h)
+            cs.append(c)
+        return torch.cat(outs, -1), (torch.stack(hs), torch.stack(cs))
