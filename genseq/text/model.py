@@ -1,0 +1,76 @@
+"""TextModel (§3): one-hot symbols → DeepLSTM → softmax over the next symbol."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genseq.nn.lstm import DeepLSTM, LSTMConfig, State
+
+
+@dataclass
+class TextModelConfig:
+    vocab_size: int
+    hidden_size: int = 1000  # Table 1: one layer of 1000 LSTM units
+    num_layers: int = 1
+    peepholes: bool = False
+    dropout: float = 0.0
+    lstm_grad_clip: float = 0.0  # Graves: LSTM derivatives clipped to [-1, 1] for text
+    embed_size: int = 0  # 0: one-hot input as in the paper; >0: learned embedding (word level)
+
+
+class TextModel(nn.Module):
+    kind = "text"
+
+    def __init__(self, cfg: TextModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        V = cfg.vocab_size
+        self.embed = nn.Embedding(V, cfg.embed_size) if cfg.embed_size > 0 else None
+        self.lstm = DeepLSTM(
+            LSTMConfig(
+                input_size=cfg.embed_size or V,
+                hidden_size=cfg.hidden_size,
+                num_layers=cfg.num_layers,
+                peepholes=cfg.peepholes,
+                dropout=cfg.dropout,
+                grad_clip=cfg.lstm_grad_clip,
+            )
+        )
+        self.head = nn.Linear(self.lstm.output_size, V)  # eq. 3: every layer feeds the output
+
+    def config_dict(self) -> dict:
+        return asdict(self.cfg)
+
+    @classmethod
+    def from_config(cls, d: dict) -> TextModel:
+        return cls(TextModelConfig(**d))
+
+    def _input(self, ids: Tensor) -> Tensor:
+        if self.embed is not None:
+            return self.embed(ids)
+        return F.one_hot(ids, self.cfg.vocab_size).to(self.head.weight.dtype)
+
+    def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """ids (B,T) → logits (B,T,V) of Pr(x_{t+1} | y_t) (eq. 5 softmax), new state."""
+        h, state = self.lstm(self._input(ids), state)
+        return self.head(h), state
+
+    def step(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """ids (B,) → logits (B,V), new state (one time step, for sampling)."""
+        h, state = self.lstm.step(self._input(ids), state)
+        return self.head(h), state
+
+
+def nll(logits: Tensor, targets: Tensor) -> Tensor:
+    """eq. 6 per symbol: −log Pr(x_{t+1} | y_t), in nats, shape of targets."""
+    return F.cross_entropy(logits.flatten(0, -2), targets.flatten(), reduction="none").view_as(targets)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+

@@ -1,0 +1,141 @@
+"""One checkpoint format for every model: safetensors for tensors, JSON for the rest.
+
+A model directory holds `model.safetensors` + `config.json` (what `load_model` needs) and,
+while training, `checkpoint.safetensors`: weights, optimizer state, RNG state and carried
+hidden state as tensors, everything else (step, data position, lr, ...) as JSON in the
+safetensors metadata, so one atomic rename publishes a consistent checkpoint.
+Nothing here ever unpickles.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from genseq.errors import GenseqError
+
+# kind -> "module:Class"; each class has `config_dict()` and `from_config(dict)`
+MODEL_KINDS = {
+    "text": "genseq.text.model:TextModel",
+    "predict": "genseq.hand.model:PredictionNet",
+    "synth": "genseq.hand.model:SynthesisNet",
+}
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call write(tmp_path) then rename over `path`: readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"genseq": json.dumps(meta)}))
+
+
+def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    path = Path(path)
+    if not path.is_file():
+        raise GenseqError(f"no such file: {path}")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            meta = json.loads((f.metadata() or {}).get("genseq", "{}"))
+        return load_file(str(path)), meta
+    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as e:
+        raise GenseqError(f"{path} is not a valid genseq safetensors file ({e})") from None
+
+
+# ---- models -------------------------------------------------------------------------------
+
+
+def save_model(out_dir: Path, model: nn.Module, extra: dict[str, Any] | None = None) -> None:
+    """Write `model.safetensors` and `config.json` into out_dir (each atomically)."""
+    out_dir = Path(out_dir)
+    config = {"kind": model.kind, "model": model.config_dict(), **(extra or {})}  # type: ignore[attr-defined]
+    save_tensors(out_dir / "model.safetensors", model.state_dict(), {"kind": model.kind})  # type: ignore[attr-defined]
+    atomic_write_text(out_dir / "config.json", json.dumps(config, indent=2) + "\n")
+
+
+def read_config(model_dir: Path) -> dict[str, Any]:
+    model_dir = Path(model_dir)
+    cfg_path = model_dir / "config.json"
+    if not cfg_path.is_file():
+        raise GenseqError(f"{model_dir} is not a genseq model directory (no config.json)")
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise GenseqError(f"{cfg_path} is not valid JSON ({e})") from None
+    if not isinstance(cfg, dict) or cfg.get("kind") not in MODEL_KINDS or "model" not in cfg:
+        raise GenseqError(f"{cfg_path} does not describe a genseq model")
+    return cfg
+
+
+def model_class(kind: str) -> type:
+    mod, cls = MODEL_KINDS[kind].split(":")
+    return getattr(importlib.import_module(mod), cls)
+
+
+def load_model(model_dir: Path, weights: str = "model.safetensors") -> tuple[nn.Module, dict]:
+    """Rebuild a model from config.json and load its weights; returns (model, config)."""
+    cfg = read_config(model_dir)
+    model = model_class(cfg["kind"]).from_config(cfg["model"])
+    tensors, _ = load_tensors(Path(model_dir) / weights)
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()
+        raise GenseqError(f"weights in {model_dir} do not match its config.json: {first[-1]}") from None
+    model.eval()
+    return model, cfg
+
+
+# ---- optimizer state ------------------------------------------------------------------------
+
+
+def optimizer_to_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for idx, st in sd["state"].items():
+        for name, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"optim.{idx}.{name}"] = v
+            else:
+                scalars[f"{idx}.{name}"] = v
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_tensors(
+    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict
+) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, v in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = v
+    for key, v in meta["scalars"].items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})

@@ -1,0 +1,286 @@
+"""The one training loop for text and handwriting.
+
+A `Task` knows its data and its loss; the `Trainer` owns everything else: optimizer, truncated
+BPTT state carrying, clipping, weight noise, periodic validation, lr decay on plateau,
+best-model keeping, progress bar, metrics.jsonl, the loss-curve PNG and exact resume.
+
+Exact resume: batch k of the run is fully determined by (epoch, index) and the RNG state;
+checkpoints store the step, the carried hidden state, optimizer and RNG state, so a resumed
+run continues with the very numbers an uninterrupted one would have produced.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from genseq.errors import GenseqError
+from genseq.nn.noise import weight_noise
+from genseq.train import checkpoint as ckpt
+from genseq.train.optim import make_optimizer
+
+Carry = dict[str, Tensor] | None
+
+
+class Task(Protocol):
+    unit: str  # what one loss term is: "char", "word", "point", "sequence"
+
+    def num_batches(self) -> int: ...  # per epoch
+
+    def loss(self, model: nn.Module, epoch: int, i: int, carry: Carry) -> tuple[Tensor, float, Carry]:
+        """Loss of batch i of `epoch` (mean, for backward), its number of units, new carry."""
+        ...
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Validation metrics; must contain `primary` (lower is better)."""
+        ...
+
+    primary: str
+
+    def display(self, nats_per_unit: float) -> dict[str, float]:
+        """Human-facing train metrics from mean nats per unit (e.g. {"bpc": ...})."""
+        ...
+
+
+@dataclass
+class TrainConfig:
+    optimizer: str = "adam"  # adam | rmsprop-graves | sgd
+    lr: float = 1e-3
+    momentum: float = 0.9
+    clip: float = 1.0  # global gradient-norm clip (0 = off)
+    weight_noise: float = 0.0  # std of Gaussian weight noise (§3), resampled every batch
+    steps: int = 0  # stop after this many updates (0 = no limit)
+    epochs: float = 0.0  # ... or epochs
+    minutes: float = 0.0  # ... or wall-clock minutes of this invocation
+    eval_every: int = 500  # updates between validations
+    checkpoint_every: float = 120.0  # seconds between checkpoints
+    lr_decay: float = 0.5  # multiply lr by this after `patience` evaluations without progress
+    patience: int = 2
+    min_lr: float = 1e-6
+    seed: int = 0
+    log_every: int = 20  # updates between metrics.jsonl lines
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+STOP_FIELDS = ("steps", "epochs", "minutes")  # may change on --resume; the rest may not
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        cfg: TrainConfig,
+        out_dir: str | Path,
+        extra_config: dict[str, Any] | None = None,
+        progress: bool = True,
+    ):
+        if cfg.steps <= 0 and cfg.epochs <= 0 and cfg.minutes <= 0:
+            raise GenseqError("give a limit: --steps, --epochs or --minutes")
+        self.model, self.task, self.cfg = model, task, cfg
+        self.out = Path(out_dir)
+        self.extra = extra_config or {}
+        self.progress = progress
+        torch.manual_seed(cfg.seed)
+        self.opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum)
+        self.step = 0
+        self.carry: Carry = None
+        self.best = math.inf
+        self.bad_evals = 0
+        self.history: list[dict[str, Any]] = []
+        self.run_loss = self.run_units = 0.0  # train loss accumulated since the last log line
+        self.on_step = None  # test hook: called with the step number after each update
+
+    # ---- checkpoints --------------------------------------------------------------------------
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out / "checkpoint.safetensors"
+
+    def save_checkpoint(self) -> None:
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        opt_t, opt_meta = ckpt.optimizer_to_tensors(self.opt)
+        tensors.update(opt_t)
+        tensors["rng.torch"] = torch.get_rng_state()
+        for k, v in (self.carry or {}).items():
+            tensors[f"carry.{k}"] = v
+        meta = {
+            "step": self.step,
+            "best": self.best,
+            "bad_evals": self.bad_evals,
+            "run": [self.run_loss, self.run_units],
+            "optimizer": opt_meta,
+            "train": asdict(self.cfg),
+            "has_carry": self.carry is not None,
+            # enough to rebuild the model before any config.json exists
+            "config": {"kind": self.model.kind, "model": self.model.config_dict(), **self.extra},
+        }
+        ckpt.save_tensors(self.ckpt_path, tensors, meta)
+
+    def resume(self) -> None:
+        tensors, meta = ckpt.load_tensors(self.ckpt_path)
+        if "step" not in meta:
+            raise GenseqError(f"{self.ckpt_path} is not a genseq training checkpoint")
+        old = TrainConfig.from_dict(meta["train"])
+        for f in fields(TrainConfig):  # keep the run's settings; only its limits may change
+            if f.name not in STOP_FIELDS:
+                setattr(self.cfg, f.name, getattr(old, f.name))
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        self.opt = make_optimizer(self.cfg.optimizer, self.model.parameters(), self.cfg.lr, self.cfg.momentum)
+        ckpt.optimizer_from_tensors(self.opt, tensors, meta["optimizer"])
+        torch.set_rng_state(tensors["rng.torch"])
+        carry = {k[6:]: v for k, v in tensors.items() if k.startswith("carry.")}
+        self.carry = carry if meta["has_carry"] else None
+        self.step, self.best, self.bad_evals = meta["step"], meta["best"], meta["bad_evals"]
+        self.run_loss, self.run_units = meta["run"]
+        # drop log lines written after the checkpoint: they will be written again
+        self.history = [r for r in self._read_metrics() if r["step"] <= self.step]
+        self._rewrite_metrics()
+
+    # ---- metrics ------------------------------------------------------------------------------
+    @property
+    def metrics_path(self) -> Path:
+        return self.out / "metrics.jsonl"
+
+    def _read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.is_file():
+            return []
+        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+
+    def _rewrite_metrics(self) -> None:
+        text = "".join(json.dumps(r) + "\n" for r in self.history)
+        ckpt.atomic_write_text(self.metrics_path, text)
+
+    def _log(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+        with open(self.metrics_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def plot(self) -> None:
+        from genseq.train.plot import plot_curves
+
+        plot_curves(self.history, self.out / "loss.png", self.task.primary)
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def _lr(self) -> float:
+        return self.opt.param_groups[0]["lr"]
+
+    def _limit(self, nb: int) -> int:
+        lim = []
+        if self.cfg.steps > 0:
+            lim.append(self.cfg.steps)
+        if self.cfg.epochs > 0:
+            lim.append(math.ceil(self.cfg.epochs * nb))
+        return min(lim) if lim else 0
+
+    def train_step(self, epoch: int, i: int) -> tuple[float, float]:
+        self.model.train()
+        with weight_noise(self.model, self.cfg.weight_noise):
+            loss, units, self.carry = self.task.loss(self.model, epoch, i, self.carry)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+        if not math.isfinite(loss.item()):  # before the update: the checkpoint stays usable
+            raise GenseqError(f"training diverged at step {self.step} (loss {loss.item()}); "
+                              "lower --lr or set --clip")
+        if self.cfg.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
+        self.opt.step()
+        if self.carry is not None:
+            self.carry = {k: v.detach() for k, v in self.carry.items()}  # truncated BPTT
+        return loss.item(), units
+
+    def evaluate(self) -> dict[str, float]:
+        self.model.eval()
+        with torch.no_grad():
+            m = self.task.evaluate(self.model)
+        primary = m[self.task.primary]
+        improved = primary < self.best
+        if improved:
+            self.best, self.bad_evals = primary, 0
+            ckpt.save_model(self.out, self.model, {**self.extra, "step": self.step, "valid": m})
+        else:
+            self.bad_evals += 1
+            if self.bad_evals >= self.cfg.patience:
+                self.bad_evals = 0
+                for g in self.opt.param_groups:
+                    g["lr"] = max(g["lr"] * self.cfg.lr_decay, self.cfg.min_lr)
+        self._log({"step": self.step, **{f"valid_{k}": v for k, v in m.items()}, "lr": self._lr()})
+        self.plot()
+        return m
+
+    def fit(self, resume: bool = False) -> dict[str, Any]:
+        self.out.mkdir(parents=True, exist_ok=True)
+        if resume:
+            if not self.ckpt_path.is_file():
+                raise GenseqError(f"nothing to resume: {self.ckpt_path} does not exist")
+            self.resume()
+        elif self.metrics_path.exists():
+            self.metrics_path.unlink()
+        nb = self.task.num_batches()
+        if nb <= 0:
+            raise GenseqError("the training data is too small for one batch")
+        limit = self._limit(nb)
+        t0 = last_ckpt = time.time()
+        deadline = t0 + self.cfg.minutes * 60 if self.cfg.minutes > 0 else math.inf
+        bar = tqdm(
+            total=limit or None, initial=self.step, disable=not self.progress, unit="step",
+            dynamic_ncols=True, mininterval=1.0,
+        )
+        win_units, win_t = 0.0, time.time()
+        interrupted = False
+        try:
+            while (limit == 0 or self.step < limit) and time.time() < deadline:
+                epoch, i = divmod(self.step, nb)
+                if i == 0:
+                    self.carry = None  # a new epoch starts its streams from a zero state
+                loss, units = self.train_step(epoch, i)
+                self.step += 1
+                self.run_loss += loss * units
+                self.run_units += units
+                win_units += units
+                if self.step % self.cfg.log_every == 0 or self.step == limit:
+                    dt = max(time.time() - win_t, 1e-9)
+                    rec = {
+                        "step": self.step, "epoch": self.step / nb,
+                        "train_loss": self.run_loss / self.run_units,
+                        **{f"train_{k}": v for k, v in self.task.display(self.run_loss / self.run_units).items()},
+                        f"{self.task.unit}s_per_s": win_units / dt, "lr": self._lr(),
+                        "time": time.time() - t0,
+                    }
+                    self._log(rec)
+                    shown = {k: f"{v:.3f}" for k, v in self.task.display(self.run_loss / self.run_units).items()}
+                    bar.set_postfix(loss=f"{self.run_loss / self.run_units:.3f}", **shown,
+                                    **{f"{self.task.unit}/s": f"{win_units / dt:,.0f}"})
+                    self.run_loss = self.run_units = win_units = 0.0
+                    win_t = time.time()
+                bar.update(1)
+                if self.step % self.cfg.eval_every == 0:
+                    self.evaluate()
+                if time.time() - last_ckpt >= self.cfg.checkpoint_every:
+                    self.save_checkpoint()
+                    last_ckpt = time.time()
+                if self.on_step is not None:
+                    self.on_step(self.step)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+            self.save_checkpoint()  # nothing lost on Ctrl-C or a crash
+        if interrupted:
+            raise KeyboardInterrupt
+        if not self.history or "valid_" + self.task.primary not in self.history[-1]:
+            self.evaluate()
+        if not (self.out / "model.safetensors").is_file():  # never improved on inf: keep last
+            ckpt.save_model(self.out, self.model, {**self.extra, "step": self.step})
+        return {"step": self.step, "best": self.best, "minutes": (time.time() - t0) / 60}

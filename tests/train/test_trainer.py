@@ -1,0 +1,145 @@
+import json
+
+import pytest
+import torch
+
+from genseq.errors import GenseqError
+from genseq.text.corpus import Corpus, Vocab
+from genseq.text.evaluate import evaluate
+from genseq.text.model import TextModel, TextModelConfig
+from genseq.text.task import TextTask
+from genseq.train.checkpoint import load_model, load_tensors
+from genseq.train.trainer import TrainConfig, Trainer
+
+
+def make_corpus(n: int = 6000, seed: int = 0) -> Corpus:
+    """A generated corpus with learnable structure: words from a tiny grammar."""
+    g = torch.Generator().manual_seed(seed)
+    words = ["the ", "cat ", "sat ", "on ", "a ", "mat. ", "dog ", "ran "]
+    text = "".join(words[int(i)] for i in torch.randint(0, len(words), (n // 4,), generator=g))
+    vocab = Vocab.build(text, "char")
+    ids = torch.tensor(vocab.encode(text))
+    a, b = int(len(ids) * 0.8), int(len(ids) * 0.9)
+    return Corpus(vocab=vocab, train=ids[:a], valid=ids[a:b], test=ids[b:], name="toy")
+
+
+def make_model(vocab_size: int, **kw) -> TextModel:
+    torch.manual_seed(0)
+    return TextModel(TextModelConfig(vocab_size=vocab_size, hidden_size=24, num_layers=2, **kw))
+
+
+def run(tmp, steps, corpus, resume=False, hook=None, **cfg_kw):
+    model = make_model(len(corpus.vocab), dropout=0.1)
+    cfg = TrainConfig(steps=steps, eval_every=7, log_every=2, checkpoint_every=1e9, lr=3e-3,
+                      weight_noise=0.01, **cfg_kw)
+    tr = Trainer(model, TextTask(corpus, batch_size=4, seq_len=16), cfg, tmp,
+                 {"vocab": corpus.vocab.to_json()}, progress=False)
+    tr.on_step = hook
+    res = tr.fit(resume=resume)
+    return tr, res
+
+
+def _records(path):
+    return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_loss_falls_and_files_written(tmp_path):
+    corpus = make_corpus()
+    model = make_model(len(corpus.vocab))
+    before = evaluate(model, corpus.valid, "char", 4, 16).nats
+    cfg = TrainConfig(steps=120, eval_every=60, log_every=10, lr=1e-2)
+    Trainer(model, TextTask(corpus, 4, 16), cfg, tmp_path, {"vocab": corpus.vocab.to_json()},
+            progress=False).fit()
+    after = evaluate(model, corpus.valid, "char", 4, 16).nats
+    assert after < 0.6 * before
+    for f in ("model.safetensors", "config.json", "metrics.jsonl", "loss.png",
+              "checkpoint.safetensors"):
+        assert (tmp_path / f).is_file(), f
+    loaded, cfg = load_model(tmp_path)
+    assert cfg["kind"] == "text" and "valid" in cfg
+    recs = _records(tmp_path)
+    assert any("valid_bpc" in r for r in recs) and any("train_bpc" in r for r in recs)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop-graves", "sgd"])
+def test_resume_reproduces_uninterrupted_run(tmp_path, optimizer):
+    corpus = make_corpus()
+    kw = {"optimizer": optimizer}
+    _, full = run(tmp_path / "full", 30, corpus, **kw)
+
+    def interrupt(step):
+        if step == 13:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "cut", 30, corpus, hook=interrupt, **kw)
+    _, meta = load_tensors(tmp_path / "cut" / "checkpoint.safetensors")
+    assert meta["step"] == 13
+    _, res = run(tmp_path / "cut", 30, corpus, resume=True, **kw)
+    assert res["step"] == 30
+    a, b = _records(tmp_path / "full"), _records(tmp_path / "cut")
+    assert [r["step"] for r in a] == [r["step"] for r in b]
+    for ra, rb in zip(a, b, strict=True):
+        for k in ra:
+            if k.startswith(("train_", "valid_")):
+                assert ra[k] == pytest.approx(rb[k], rel=1e-6, abs=1e-7), (ra["step"], k)
+    wa = load_model(tmp_path / "full", "model.safetensors")[0].state_dict()
+    wb = load_model(tmp_path / "cut", "model.safetensors")[0].state_dict()
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=1e-6, atol=1e-6)
+
+
+def test_resume_without_checkpoint_is_a_user_error(tmp_path):
+    corpus = make_corpus()
+    with pytest.raises(GenseqError, match="nothing to resume"):
+        run(tmp_path, 5, corpus, resume=True)
+
+
+def test_needs_a_limit(tmp_path):
+    corpus = make_corpus()
+    with pytest.raises(GenseqError, match="limit"):
+        Trainer(make_model(5), TextTask(corpus, 4, 16), TrainConfig(), tmp_path)
+
+
+def test_dynamic_evaluation_lowers_loss_on_repetitive_text():
+    """A model that never saw the repeated phrase adapts to it while evaluating (§3)."""
+    vocab = Vocab.build("abcdefghijklmnopqrstuvwxyz ", "char")
+    text = "the quick brown fox jumps over the lazy dog " * 40
+    ids = torch.tensor(vocab.encode(text))
+    model = make_model(len(vocab))
+    static = evaluate(model, ids, "char", batch_size=1, seq_len=20)
+    dynamic = evaluate(model, ids, "char", batch_size=1, seq_len=20, dynamic=True, dynamic_lr=2.0)
+    assert dynamic.nats < 0.8 * static.nats
+    # the model's own weights are unchanged afterwards
+    again = evaluate(model, ids, "char", batch_size=1, seq_len=20)
+    assert again.nats == pytest.approx(static.nats, rel=1e-6)
+
+
+def test_graves_rmsprop_matches_equations():
+    from genseq.train.optim import GravesRMSProp
+
+    w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt = GravesRMSProp([w], lr=1e-4, momentum=0.9)
+    n = g = d = torch.zeros(2)
+    ref = w.detach().clone()
+    for e in ([0.5, -1.0], [0.1, 2.0], [-0.3, 0.0]):
+        e = torch.tensor(e)
+        w.grad = e.clone()
+        opt.step()
+        n = 0.95 * n + 0.05 * e**2  # eq. 39
+        g = 0.95 * g + 0.05 * e  # eq. 40
+        d = 0.9 * d - 1e-4 * e / torch.sqrt(n - g**2 + 1e-4)  # eq. 41
+        ref = ref + d  # eq. 42
+        torch.testing.assert_close(w.detach(), ref)
+
+
+def test_weight_noise_restores_weights_exactly():
+    from genseq.nn.noise import weight_noise
+
+    model = make_model(5)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with weight_noise(model, 0.5):
+        changed = any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert changed
+    for k, v in model.state_dict().items():
+        assert torch.equal(before[k], v)
