@@ -30,7 +30,9 @@ def _time(fn: Callable[[], None], repeats: int, warmup: int = 1) -> list[float]:
     return out
 
 
-def compare(ours: Callable[[], None], base: Callable[[], None], repeats: int) -> tuple[float, float]:
+def compare(
+    ours: Callable[[], None], base: Callable[[], None], repeats: int
+) -> tuple[float, float]:
     """Median seconds of (ours, baseline), timed alternately in rounds."""
     ours(), base()  # warm-up
     a, b = [], []
@@ -67,8 +69,9 @@ def _train_step_fn(model: nn.Module, ids: torch.Tensor, forward) -> Callable[[],
     return step
 
 
-def bench_text_lstm(layers: int, hidden: int, batch: int = 32, seq: int = 100, vocab: int = 50,
-                    repeats: int = 5) -> dict:
+def bench_text_lstm(
+    layers: int, hidden: int, batch: int = 32, seq: int = 100, vocab: int = 50, repeats: int = 5
+) -> dict:
     from genseq.text.model import TextModel, TextModelConfig
 
     torch.manual_seed(0)
@@ -120,6 +123,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
         return 0
     print(f"torch {res['torch']}, {res['threads']} threads, {res['machine']}", file=sys.stderr)
     for r in res["results"]:
-        print(f"{r['name']}: {r['ours_per_s']:,.0f} vs {r['baseline_per_s']:,.0f} {r['unit']}/s "
-              f"= {r['ratio']:.2f}x (goal >= {r['goal']}x: {'met' if r['met'] else 'MISSED'})")
+        print(
+            f"{r['name']}: {r['ours_per_s']:,.0f} vs {r['baseline_per_s']:,.0f} {r['unit']}/s "
+            f"= {r['ratio']:.2f}x (goal >= {r['goal']}x: {'met' if r['met'] else 'MISSED'})"
+        )
     return 0

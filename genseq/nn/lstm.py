@@ -94,7 +94,9 @@ class LSTMLayer(nn.Module):
         h = torch.sigmoid(o) * torch.tanh(c)  # eq. 11
         return h, c
 
-    def forward(self, x: Tensor, h: Tensor, c: Tensor, grad_clip: float = 0.0) -> tuple[Tensor, State]:
+    def forward(
+        self, x: Tensor, h: Tensor, c: Tensor, grad_clip: float = 0.0
+    ) -> tuple[Tensor, State]:
         """x (B,T,I) -> outputs (B,T,H), final (h, c)."""
         if self.peep is None and grad_clip <= 0:
             out, h, c = torch.lstm(  # fused kernel, same math as `cell` without peepholes

@@ -20,9 +20,13 @@ def add_train_flags(p: argparse.ArgumentParser, lr: float = 1e-3) -> None:
     g.add_argument("--lr", type=float, default=lr, help="learning rate (default %(default)s)")
     g.add_argument("--momentum", type=float, default=0.9, help="for sgd and rmsprop-graves")
     g.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip, 0 = off")
-    g.add_argument("--lstm-clip", type=float, default=0.0,
-                   help="Graves' clip of LSTM pre-activation derivatives to [-v, v] "
-                        "(slower: disables the fused kernel); 0 = off")
+    g.add_argument(
+        "--lstm-clip",
+        type=float,
+        default=0.0,
+        help="Graves' clip of LSTM pre-activation derivatives to [-v, v] "
+        "(slower: disables the fused kernel); 0 = off",
+    )
     g.add_argument("--dropout", type=float, default=0.0)
     g.add_argument("--weight-noise", type=float, default=0.0, help="std of weight noise (§3)")
     g.add_argument("--batch-size", type=int, default=32)
@@ -43,10 +47,19 @@ def train_config(a: argparse.Namespace) -> TrainConfig:
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     return TrainConfig(
-        optimizer=a.optimizer, lr=a.lr, momentum=a.momentum, clip=a.clip,
-        weight_noise=a.weight_noise, steps=a.steps, epochs=a.epochs, minutes=a.minutes,
-        eval_every=a.eval_every, checkpoint_every=a.checkpoint_every, lr_decay=a.lr_decay,
-        patience=a.patience, seed=a.seed,
+        optimizer=a.optimizer,
+        lr=a.lr,
+        momentum=a.momentum,
+        clip=a.clip,
+        weight_noise=a.weight_noise,
+        steps=a.steps,
+        epochs=a.epochs,
+        minutes=a.minutes,
+        eval_every=a.eval_every,
+        checkpoint_every=a.checkpoint_every,
+        lr_decay=a.lr_decay,
+        patience=a.patience,
+        seed=a.seed,
     )
 
 
@@ -55,8 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ts = text.add_subparsers(dest="text_command", metavar="COMMAND", required=True)
     formats = ["plain", "ptb-char", "ptb-word", "enwik8", "text8"]
 
-    p = ts.add_parser("train", help="train a text model",
-                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ts.add_parser(
+        "train", help="train a text model", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--data", required=True, help="a text file, or the corpus directory / archive")
     p.add_argument("--format", default="plain", choices=formats)
     p.add_argument("--out", required=True, help="model directory to write")
@@ -64,11 +78,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--layers", type=int, default=1)
     g.add_argument("--hidden", type=int, default=1000)
     g.add_argument("--peepholes", action="store_true", help="eqs 7-11 peepholes (slower)")
-    g.add_argument("--embed", type=int, default=-1,
-                   help="learned embedding size; 0 = one-hot (default for char, 400 for word)")
+    g.add_argument(
+        "--embed",
+        type=int,
+        default=-1,
+        help="learned embedding size; 0 = one-hot (default for char, 400 for word)",
+    )
     g.add_argument("--seq-len", type=int, default=100, help="truncated BPTT segment length")
-    g.add_argument("--eval-symbols", type=int, default=0,
-                   help="validate on the first N symbols only (0 = all)")
+    g.add_argument(
+        "--eval-symbols", type=int, default=0, help="validate on the first N symbols only (0 = all)"
+    )
     add_train_flags(p)
     p.set_defaults(func=cmd_train)
 
@@ -125,22 +144,38 @@ def cmd_train(a: argparse.Namespace) -> int:
         corpus = load_corpus(a.data, a.format)
         vocab = corpus.vocab
         embed = a.embed if a.embed >= 0 else (400 if vocab.level == "word" else 0)
-        model = TextModel(TextModelConfig(
-            vocab_size=len(vocab), hidden_size=a.hidden, num_layers=a.layers,
-            peepholes=a.peepholes, dropout=a.dropout, lstm_grad_clip=a.lstm_clip,
-            embed_size=embed,
-        ))
+        model = TextModel(
+            TextModelConfig(
+                vocab_size=len(vocab),
+                hidden_size=a.hidden,
+                num_layers=a.layers,
+                peepholes=a.peepholes,
+                dropout=a.dropout,
+                lstm_grad_clip=a.lstm_clip,
+                embed_size=embed,
+            )
+        )
         seq_len, batch = a.seq_len, a.batch_size
     task = TextTask(corpus, batch, seq_len, eval_symbols=a.eval_symbols)
-    extra = {"vocab": vocab.to_json(), "data_format": a.format, "seq_len": seq_len,
-             "batch_size": batch}
-    print(f"genseq: {corpus.name}: {len(vocab)} symbols, train {len(corpus.train):,} / "
-          f"valid {len(corpus.valid):,}; model {count_parameters(model):,} weights; "
-          f"{task.num_batches():,} updates per epoch", file=sys.stderr)
+    extra = {
+        "vocab": vocab.to_json(),
+        "data_format": a.format,
+        "seq_len": seq_len,
+        "batch_size": batch,
+    }
+    print(
+        f"genseq: {corpus.name}: {len(vocab)} symbols, train {len(corpus.train):,} / "
+        f"valid {len(corpus.valid):,}; model {count_parameters(model):,} weights; "
+        f"{task.num_batches():,} updates per epoch",
+        file=sys.stderr,
+    )
     trainer = Trainer(model, task, cfg, out, extra, progress=not a.no_progress)
     res = trainer.fit(resume=a.resume)
-    print(f"genseq: {res['step']} updates, best valid {task.primary} {res['best']:.4f}; "
-          f"model in {out}", file=sys.stderr)
+    print(
+        f"genseq: {res['step']} updates, best valid {task.primary} {res['best']:.4f}; "
+        f"model in {out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -150,15 +185,25 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
     model, vocab, cfg = _load_text_model(a.model)
     corpus = load_corpus(a.data, a.format, vocab=vocab)
-    m = evaluate(model, corpus.split(a.split), vocab.level, a.batch_size, a.seq_len,
-                 dynamic=a.dynamic, dynamic_lr=a.dynamic_lr, progress=not a.json)
+    m = evaluate(
+        model,
+        corpus.split(a.split),
+        vocab.level,
+        a.batch_size,
+        a.seq_len,
+        dynamic=a.dynamic,
+        dynamic_lr=a.dynamic_lr,
+        progress=not a.json,
+    )
     d = {"model": str(a.model), "split": a.split, "dynamic": a.dynamic, **m.as_dict()}
     if a.json:
         print(json.dumps(d))
     else:
         main = f"{d['ppl']:.2f} perplexity" if "ppl" in d else f"{d['bpc']:.4f} bpc"
-        print(f"{a.split}{' (dynamic)' if a.dynamic else ''}: {main}, "
-              f"{d['nats']:.4f} nats/symbol, error {d['error']:.2f}% over {d['symbols']:,} symbols")
+        print(
+            f"{a.split}{' (dynamic)' if a.dynamic else ''}: {main}, "
+            f"{d['nats']:.4f} nats/symbol, error {d['error']:.2f}% over {d['symbols']:,} symbols"
+        )
     return 0
 
 

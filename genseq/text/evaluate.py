@@ -77,4 +77,6 @@ def evaluate(
         if saved is not None:
             model.load_state_dict(saved)
         model.train(was_training)
-    return TextMetrics(nats=total / max(n, 1), error=100.0 * wrong / max(n, 1), symbols=n, level=level)
+    return TextMetrics(
+        nats=total / max(n, 1), error=100.0 * wrong / max(n, 1), symbols=n, level=level
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -67,10 +66,10 @@ class TextModel(nn.Module):
 
 def nll(logits: Tensor, targets: Tensor) -> Tensor:
     """eq. 6 per symbol: −log Pr(x_{t+1} | y_t), in nats, shape of targets."""
-    return F.cross_entropy(logits.flatten(0, -2), targets.flatten(), reduction="none").view_as(targets)
+    return F.cross_entropy(logits.flatten(0, -2), targets.flatten(), reduction="none").view_as(
+        targets
+    )
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-

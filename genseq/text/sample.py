@@ -3,6 +3,7 @@ softmax(logits / temperature), feeding each back as the next input."""
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 
 import torch
@@ -37,9 +38,15 @@ def sample(
         zero = torch.zeros(1, 1, model.lstm.cfg.input_size)
         h, state = model.lstm(zero)
         logits = model.head(h)[0, -1]
+    utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")  # byte level: whole chars
     for _ in range(length):
         p = torch.softmax(logits / temperature, -1)
         nxt = int(torch.multinomial(p, 1, generator=gen))
-        yield vocab.decode([nxt]) + (" " if vocab.level == "word" and vocab.symbols[nxt] != "<eos>" else "")
+        if vocab.level == "byte":
+            yield utf8.decode(vocab.decode_bytes([nxt]))
+        elif vocab.level == "word":
+            yield vocab.decode([nxt]) + ("" if vocab.symbols[nxt] == "<eos>" else " ")
+        else:
+            yield vocab.decode([nxt])
         logits, state = model.step(torch.tensor([nxt]), state)
         logits = logits[0]

@@ -30,7 +30,9 @@ class TextTask:
     def num_batches(self) -> int:
         return len(self.batches)
 
-    def loss(self, model: TextModel, epoch: int, i: int, carry: Carry) -> tuple[Tensor, float, Carry]:
+    def loss(
+        self, model: TextModel, epoch: int, i: int, carry: Carry
+    ) -> tuple[Tensor, float, Carry]:
         x, y = self.batches.batch(i)  # the same streams every epoch, in order
         state = (carry["h"], carry["c"]) if carry else None
         logits, (h, c) = model(x, state)

@@ -107,7 +107,9 @@ def load_model(model_dir: Path, weights: str = "model.safetensors") -> tuple[nn.
         model.load_state_dict(tensors)
     except RuntimeError as e:
         first = str(e).strip().splitlines()
-        raise GenseqError(f"weights in {model_dir} do not match its config.json: {first[-1]}") from None
+        raise GenseqError(
+            f"weights in {model_dir} do not match its config.json: {first[-1]}"
+        ) from None
     model.eval()
     return model, cfg
 

@@ -35,7 +35,9 @@ class Task(Protocol):
 
     def num_batches(self) -> int: ...  # per epoch
 
-    def loss(self, model: nn.Module, epoch: int, i: int, carry: Carry) -> tuple[Tensor, float, Carry]:
+    def loss(
+        self, model: nn.Module, epoch: int, i: int, carry: Carry
+    ) -> tuple[Tensor, float, Carry]:
         """Loss of batch i of `epoch` (mean, for backward), its number of units, new carry."""
         ...
 
@@ -137,7 +139,9 @@ class Trainer:
             if f.name not in STOP_FIELDS:
                 setattr(self.cfg, f.name, getattr(old, f.name))
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        self.opt = make_optimizer(self.cfg.optimizer, self.model.parameters(), self.cfg.lr, self.cfg.momentum)
+        self.opt = make_optimizer(
+            self.cfg.optimizer, self.model.parameters(), self.cfg.lr, self.cfg.momentum
+        )
         ckpt.optimizer_from_tensors(self.opt, tensors, meta["optimizer"])
         torch.set_rng_state(tensors["rng.torch"])
         carry = {k[6:]: v for k, v in tensors.items() if k.startswith("carry.")}
@@ -191,8 +195,10 @@ class Trainer:
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
         if not math.isfinite(loss.item()):  # before the update: the checkpoint stays usable
-            raise GenseqError(f"training diverged at step {self.step} (loss {loss.item()}); "
-                              "lower --lr or set --clip")
+            raise GenseqError(
+                f"training diverged at step {self.step} (loss {loss.item()}); "
+                "lower --lr or set --clip"
+            )
         if self.cfg.clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
         self.opt.step()
@@ -234,8 +240,12 @@ class Trainer:
         t0 = last_ckpt = time.time()
         deadline = t0 + self.cfg.minutes * 60 if self.cfg.minutes > 0 else math.inf
         bar = tqdm(
-            total=limit or None, initial=self.step, disable=not self.progress, unit="step",
-            dynamic_ncols=True, mininterval=1.0,
+            total=limit or None,
+            initial=self.step,
+            disable=not self.progress,
+            unit="step",
+            dynamic_ncols=True,
+            mininterval=1.0,
         )
         win_units, win_t = 0.0, time.time()
         interrupted = False
@@ -252,16 +262,27 @@ class Trainer:
                 if self.step % self.cfg.log_every == 0 or self.step == limit:
                     dt = max(time.time() - win_t, 1e-9)
                     rec = {
-                        "step": self.step, "epoch": self.step / nb,
+                        "step": self.step,
+                        "epoch": self.step / nb,
                         "train_loss": self.run_loss / self.run_units,
-                        **{f"train_{k}": v for k, v in self.task.display(self.run_loss / self.run_units).items()},
-                        f"{self.task.unit}s_per_s": win_units / dt, "lr": self._lr(),
+                        **{
+                            f"train_{k}": v
+                            for k, v in self.task.display(self.run_loss / self.run_units).items()
+                        },
+                        f"{self.task.unit}s_per_s": win_units / dt,
+                        "lr": self._lr(),
                         "time": time.time() - t0,
                     }
                     self._log(rec)
-                    shown = {k: f"{v:.3f}" for k, v in self.task.display(self.run_loss / self.run_units).items()}
-                    bar.set_postfix(loss=f"{self.run_loss / self.run_units:.3f}", **shown,
-                                    **{f"{self.task.unit}/s": f"{win_units / dt:,.0f}"})
+                    shown = {
+                        k: f"{v:.3f}"
+                        for k, v in self.task.display(self.run_loss / self.run_units).items()
+                    }
+                    bar.set_postfix(
+                        loss=f"{self.run_loss / self.run_units:.3f}",
+                        **shown,
+                        **{f"{self.task.unit}/s": f"{win_units / dt:,.0f}"},
+                    )
                     self.run_loss = self.run_units = win_units = 0.0
                     win_t = time.time()
                 bar.update(1)

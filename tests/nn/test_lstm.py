@@ -6,7 +6,9 @@ from genseq.nn.lstm import DeepLSTM, LSTMConfig, LSTMLayer
 
 def _net(peep: bool, layers: int = 3, below: int = 0, dtype=torch.float32) -> DeepLSTM:
     torch.manual_seed(1)
-    cfg = LSTMConfig(input_size=5, hidden_size=7, num_layers=layers, peepholes=peep, below_size=below)
+    cfg = LSTMConfig(
+        input_size=5, hidden_size=7, num_layers=layers, peepholes=peep, below_size=below
+    )
     return DeepLSTM(cfg).to(dtype)
 
 
@@ -48,9 +50,13 @@ def test_peephole_cell_gradcheck():
 
     peep = layer.peep.detach().clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x, h, c: layer(x, h, c)[0], (x, h, c))
+
     # gradient w.r.t. the peephole weights against finite differences
     def g(p):
-        return torch.func.functional_call(layer, {"peep": p}, (x.detach(), h.detach(), c.detach()))[0]
+        return torch.func.functional_call(layer, {"peep": p}, (x.detach(), h.detach(), c.detach()))[
+            0
+        ]
+
     assert torch.autograd.gradcheck(g, (peep,))
 
 

@@ -30,10 +30,23 @@ def make_model(vocab_size: int, **kw) -> TextModel:
 
 def run(tmp, steps, corpus, resume=False, hook=None, **cfg_kw):
     model = make_model(len(corpus.vocab), dropout=0.1)
-    cfg = TrainConfig(steps=steps, eval_every=7, log_every=2, checkpoint_every=1e9, lr=3e-3,
-                      weight_noise=0.01, **cfg_kw)
-    tr = Trainer(model, TextTask(corpus, batch_size=4, seq_len=16), cfg, tmp,
-                 {"vocab": corpus.vocab.to_json()}, progress=False)
+    cfg = TrainConfig(
+        steps=steps,
+        eval_every=7,
+        log_every=2,
+        checkpoint_every=1e9,
+        lr=3e-3,
+        weight_noise=0.01,
+        **cfg_kw,
+    )
+    tr = Trainer(
+        model,
+        TextTask(corpus, batch_size=4, seq_len=16),
+        cfg,
+        tmp,
+        {"vocab": corpus.vocab.to_json()},
+        progress=False,
+    )
     tr.on_step = hook
     res = tr.fit(resume=resume)
     return tr, res
@@ -48,12 +61,23 @@ def test_loss_falls_and_files_written(tmp_path):
     model = make_model(len(corpus.vocab))
     before = evaluate(model, corpus.valid, "char", 4, 16).nats
     cfg = TrainConfig(steps=120, eval_every=60, log_every=10, lr=1e-2)
-    Trainer(model, TextTask(corpus, 4, 16), cfg, tmp_path, {"vocab": corpus.vocab.to_json()},
-            progress=False).fit()
+    Trainer(
+        model,
+        TextTask(corpus, 4, 16),
+        cfg,
+        tmp_path,
+        {"vocab": corpus.vocab.to_json()},
+        progress=False,
+    ).fit()
     after = evaluate(model, corpus.valid, "char", 4, 16).nats
     assert after < 0.6 * before
-    for f in ("model.safetensors", "config.json", "metrics.jsonl", "loss.png",
-              "checkpoint.safetensors"):
+    for f in (
+        "model.safetensors",
+        "config.json",
+        "metrics.jsonl",
+        "loss.png",
+        "checkpoint.safetensors",
+    ):
         assert (tmp_path / f).is_file(), f
     loaded, cfg = load_model(tmp_path)
     assert cfg["kind"] == "text" and "valid" in cfg

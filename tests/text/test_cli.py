@@ -1,0 +1,189 @@
+"""`genseq text ...` end to end on a generated corpus, and its error paths."""
+
+import json
+
+import pytest
+
+from genseq.cli import main
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("corpus") / "toy.txt"
+    p.write_text("the cat sat on the mat. the dog ran to the cat.\n" * 60, encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="module")
+def trained(corpus_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    rc = main(
+        [
+            "text",
+            "train",
+            "--data",
+            str(corpus_file),
+            "--out",
+            str(out),
+            "--hidden",
+            "16",
+            "--steps",
+            "6",
+            "--eval-every",
+            "3",
+            "--batch-size",
+            "4",
+            "--seq-len",
+            "20",
+            "--no-progress",
+        ]
+    )
+    assert rc == 0
+    return out
+
+
+def one_line_error(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("genseq: error:"), err
+    assert "Traceback" not in err
+    return err
+
+
+def test_eval_json_prints_one_object(trained, corpus_file, capsys):
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "text",
+                "eval",
+                "--model",
+                str(trained),
+                "--data",
+                str(corpus_file),
+                "--split",
+                "valid",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    d = json.loads(out[0])
+    assert {"bpc", "error", "nats", "symbols"} <= set(d) and d["bpc"] > 0
+
+
+def test_eval_dynamic_differs_from_static(trained, corpus_file, capsys):
+    res = []
+    for extra in ([], ["--dynamic", "--dynamic-lr", "0.5"]):
+        capsys.readouterr()
+        main(
+            ["text", "eval", "--model", str(trained), "--data", str(corpus_file), "--json", *extra]
+        )
+        res.append(json.loads(capsys.readouterr().out))
+    assert res[1]["dynamic"] and res[1]["nats"] != res[0]["nats"]
+
+
+def test_sample_streams_prime_and_length(trained, capsys):
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "text",
+                "sample",
+                "--model",
+                str(trained),
+                "--prime",
+                "the ",
+                "--length",
+                "30",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("the ") and len(out) == len("the ") + 30 + 1
+    main(
+        [
+            "text",
+            "sample",
+            "--model",
+            str(trained),
+            "--prime",
+            "the ",
+            "--length",
+            "30",
+            "--seed",
+            "3",
+        ]
+    )
+    assert capsys.readouterr().out == out  # --seed makes it reproducible
+
+
+def test_unknown_prime_characters(trained, capsys):
+    err = one_line_error(capsys, ["text", "sample", "--model", str(trained), "--prime", "ZQ§"])
+    assert "Z" in err
+
+
+def test_missing_data_file(tmp_path, capsys):
+    one_line_error(
+        capsys,
+        [
+            "text",
+            "train",
+            "--data",
+            str(tmp_path / "nope.txt"),
+            "--out",
+            str(tmp_path / "m"),
+            "--steps",
+            "1",
+        ],
+    )
+
+
+def test_empty_corpus(tmp_path, capsys):
+    p = tmp_path / "empty.txt"
+    p.write_text("")
+    one_line_error(
+        capsys, ["text", "train", "--data", str(p), "--out", str(tmp_path / "m"), "--steps", "1"]
+    )
+
+
+def test_bad_checkpoint(trained, tmp_path, capsys, corpus_file):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text((trained / "config.json").read_text())
+    (bad / "model.safetensors").write_bytes(b"\x00" * 100)
+    one_line_error(capsys, ["text", "sample", "--model", str(bad)])
+    one_line_error(capsys, ["text", "sample", "--model", str(tmp_path / "missing")])
+    (bad / "config.json").write_text("{not json")
+    one_line_error(capsys, ["text", "eval", "--model", str(bad), "--data", str(corpus_file)])
+
+
+def test_resume_continues(trained, corpus_file, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    assert (
+        main(
+            [
+                "text",
+                "train",
+                "--data",
+                str(corpus_file),
+                "--out",
+                str(run),
+                "--steps",
+                "9",
+                "--resume",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 9
