@@ -1,0 +1,487 @@
+"""Handwriting networks (Graves 2013): `PredictionNet` (§4) and `SynthesisNet` (§5).
+
+Pen points are (Δx, Δy, eos), offsets normalised to mean 0 / std 1 over the training set,
+eos = 1 on a stroke's last point. Both nets read x_t and output ŷ_t = the 1 + 6M raw
+mixture-density parameters of Pr(x_{t+1} | y_t) (eqs 15-26, `genseq.nn.mdn`).
+
+Time convention (§2): the input sequence starts with the null vector, so a line x_1..x_T is
+fed as (0, x_1, ..., x_{T-1}) and ŷ_t predicts x_t; the first prediction is made with no
+information. `inputs_targets` makes that shift; every `forward` takes shifted inputs.
+
+SynthesisNet (eqs 46-53): layer 1 reads [x_t, w_{t-1}] (eq 52), the soft window reads h^1_t
+and gives w_t (eqs 46-51), layers 2..N read [x_t, w_t, h^{n-1}_t] (eq 53) and the head reads
+every layer (eq 3). Only layer 1 and the window are stepped in Python for training; the upper
+layers and the head then run once over the whole sequence (fused LSTM kernels).
+
+Sampling: `PredictionNet.sample` (unconditional, optionally primed with a real line) and
+`SynthesisNet.synthesize` (batched, stop rule of §5.3, bias of eqs 61-62, priming of §5.5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genseq.nn.lstm import DeepLSTM, LSTMConfig, LSTMLayer, State
+from genseq.nn.mdn import MixtureDensityHead, mdn_sample, split_params
+from genseq.nn.mdn import clip_grad as clip_output_grad
+from genseq.nn.window import SoftWindow, u_grid
+
+SynthState = dict[str, Tensor]  # see SynthesisNet.initial_state
+STEPS_PER_CHAR = 40  # default sampling cap per character (IAM-OnDB: > 25 points a character)
+
+
+def inputs_targets(strokes: Tensor) -> tuple[Tensor, Tensor]:
+    """§2: strokes (B,T,3) = x_1..x_T -> inputs (0, x_1, ..., x_{T-1}) and targets x_1..x_T.
+    Shift whole lines before cutting them into TBPTT chunks, so that a chunk's first input is
+    the previous chunk's last point."""
+    null = strokes.new_zeros(strokes.shape[0], 1, strokes.shape[2])  # x_1 = null vector
+    return torch.cat([null, strokes[:, :-1]], 1), strokes
+
+
+def _clip_out(y_hat: Tensor, v: float) -> Tensor:
+    return clip_output_grad(y_hat, v) if v > 0 else y_hat  # §4.2: dL/dŷ clipped to [-v, v]
+
+
+def _draw(y_hat: Tensor, n_mixtures: int, bias: float, generator: torch.Generator | None) -> Tensor:
+    """One pen point (..., 3) from ŷ (..., 1+6M), biased by b (eqs 61-62)."""
+    return mdn_sample(split_params(y_hat, n_mixtures, bias), generator)
+
+
+@contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    was = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was)
+
+
+# ---- §4: prediction network ----------------------------------------------------------------
+
+
+@dataclass
+class PredictionConfig:
+    hidden_size: int = 400  # Table 3: 3 x 400 (≈ 3.4M weights) or 1 x 900
+    num_layers: int = 3
+    n_mixtures: int = 20  # M: 1 + 6M = 121 outputs
+    peepholes: bool = False  # eqs 7-11 have them; off = fused kernels
+    dropout: float = 0.0
+    lstm_grad_clip: float = 0.0  # Graves: LSTM derivatives clipped to [-10, 10]
+    output_grad_clip: float = 0.0  # Graves: output derivatives clipped to [-100, 100]
+
+
+class PredictionNet(nn.Module):
+    """§4: (Δx, Δy, eos) -> deep LSTM with skip connections -> mixture density head."""
+
+    kind = "predict"
+    inputs_targets = staticmethod(inputs_targets)
+
+    def __init__(self, cfg: PredictionConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or PredictionConfig()
+        self.lstm = DeepLSTM(
+            LSTMConfig(
+                input_size=3,
+                hidden_size=cfg.hidden_size,
+                num_layers=cfg.num_layers,
+                peepholes=cfg.peepholes,
+                dropout=cfg.dropout,
+                grad_clip=cfg.lstm_grad_clip,
+            )
+        )
+        self.head = MixtureDensityHead(self.lstm.output_size, cfg.n_mixtures)  # eq 3, eq 17
+
+    def config_dict(self) -> dict:
+        return asdict(self.cfg)
+
+    @classmethod
+    def from_config(cls, d: dict) -> PredictionNet:
+        return cls(PredictionConfig(**d))
+
+    @property
+    def n_mixtures(self) -> int:
+        return self.cfg.n_mixtures
+
+    def forward(self, strokes_in: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """strokes_in (B,T,3), already shifted (`inputs_targets`) -> ŷ (B,T,1+6M), (h, c)."""
+        h, state = self.lstm(strokes_in, state)  # eqs 1-2
+        return _clip_out(self.head(h), self.cfg.output_grad_clip), state  # eq 3
+
+    def step(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """One time step: x_t (B,3) -> ŷ_t (B,1+6M), new state."""
+        h, state = self.lstm.step(x, state)
+        return self.head(h), state
+
+    @torch.inference_mode()
+    def sample(
+        self,
+        steps: int,
+        bias: float = 0.0,
+        prime: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Unconditional sample of `steps` new points (steps, 3), normalised offsets.
+
+        prime: a real line (P,3); the net reads (0, x_1, ..., x_P) and then continues from
+        x_P; the returned points are only the new ones. bias: eqs 61-62 (0 = unbiased)."""
+        p = next(self.parameters())
+        x = torch.zeros(1, 3, device=p.device, dtype=p.dtype)  # x_1 = null vector
+        state = None
+        with _eval_mode(self):
+            if prime is not None and len(prime) > 0:
+                prime = prime.reshape(1, -1, 3).to(device=p.device, dtype=p.dtype)
+                _, state = self.lstm(inputs_targets(prime)[0], None)  # reads 0, x_1..x_{P-1}
+                x = prime[:, -1]
+            out = []
+            for _ in range(steps):
+                y, state = self.step(x, state)
+                x = _draw(y, self.cfg.n_mixtures, bias, generator)
+                out.append(x)
+        return torch.cat(out).cpu() if out else torch.zeros(0, 3)
+
+
+# ---- §5: synthesis network -----------------------------------------------------------------
+
+
+@dataclass
+class SynthesisConfig:
+    alphabet_size: int  # A: one-hot width, index 0 = padding counted in (Alphabet.size)
+    hidden_size: int = 400  # §5: 3 x 400, M = 20, K = 10 (≈ 3.7M weights)
+    num_layers: int = 3
+    n_mixtures: int = 20  # M
+    n_window: int = 10  # K Gaussians of the soft window
+    peepholes: bool = False
+    dropout: float = 0.0
+    lstm_grad_clip: float = 0.0  # Graves: 10
+    output_grad_clip: float = 0.0  # Graves: 100
+    # Initial bias of κ̂ (eq 51, initialisation only): exp(-3) ≈ 0.05 characters per point
+    # at the start, near the data's ~1/25 (§4: > 25 points a character) instead of exp(0) = 1.
+    kappa_bias: float = -3.0
+
+
+@dataclass
+class Synthesis:
+    """What `SynthesisNet.synthesize` returns, one entry per batch item (on the CPU)."""
+
+    strokes: list[Tensor]  # (T_b, 3) sampled normalised offsets (the prime's points excluded)
+    phi: list[Tensor]  # (T_b, U_b + 1) φ(t, u) over the (prime +) text, u = 1..U_b+1 (Fig 13)
+    stopped: list[bool]  # True: ended by the §5.3 stop rule; False: reached the step cap
+    text: list[Tensor]  # (U_b,) the character ids the window read (prime text + text)
+
+
+class SynthesisNet(nn.Module):
+    """§5: handwriting conditioned on a character string through a soft window (eqs 46-53)."""
+
+    kind = "synth"
+    inputs_targets = staticmethod(inputs_targets)
+
+    def __init__(self, cfg: SynthesisConfig):
+        super().__init__()
+        self.cfg = cfg
+        H, A, N, K = cfg.hidden_size, cfg.alphabet_size, cfg.num_layers, cfg.n_window
+        if N < 1 or A < 2:
+            raise ValueError(f"need num_layers >= 1 and alphabet_size >= 2, got {N}, {A}")
+        self.lstm1 = LSTMLayer(3 + A, H, cfg.peepholes)  # eq 52: reads [x_t, w_{t-1}]
+        self.window = SoftWindow(H, K)  # eqs 46-51
+        with torch.no_grad():
+            self.window.proj.bias[2 * K :].fill_(cfg.kappa_bias)
+        self.upper = (  # eq 53: layers 2..N read [x_t, w_t] (skip input) and h^{n-1}_t (below)
+            DeepLSTM(
+                LSTMConfig(
+                    input_size=3 + A,
+                    hidden_size=H,
+                    num_layers=N - 1,
+                    peepholes=cfg.peepholes,
+                    dropout=cfg.dropout,
+                    below_size=H,
+                    skip_input=True,
+                    grad_clip=cfg.lstm_grad_clip,
+                )
+            )
+            if N > 1
+            else None
+        )
+        self.drop = nn.Dropout(cfg.dropout)  # on h^1, as DeepLSTM does on its layers' outputs
+        self.head = MixtureDensityHead(N * H, cfg.n_mixtures)  # eq 3: every layer feeds ŷ
+
+    def config_dict(self) -> dict:
+        return asdict(self.cfg)
+
+    @classmethod
+    def from_config(cls, d: dict) -> SynthesisNet:
+        return cls(SynthesisConfig(**d))
+
+    @property
+    def n_mixtures(self) -> int:
+        return self.cfg.n_mixtures
+
+    # ---- state and text ------------------------------------------------------------------
+    def initial_state(
+        self,
+        batch_size: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> SynthState:
+        """All zeros: h1, c1 (B,H) layer 1; kappa (B,K); w (B,A) = w_0; h, c (N-1,B,H) layers
+        2..N (absent when N = 1). The dict is the trainer's TBPTT carry as it is."""
+        p = self.head.proj.weight
+        device, dtype = device or p.device, dtype or p.dtype
+        B, H, N = batch_size, self.cfg.hidden_size, self.cfg.num_layers
+        st = {
+            "h1": torch.zeros(B, H, device=device, dtype=dtype),
+            "c1": torch.zeros(B, H, device=device, dtype=dtype),
+            "kappa": torch.zeros(B, self.cfg.n_window, device=device, dtype=dtype),
+            "w": torch.zeros(B, self.cfg.alphabet_size, device=device, dtype=dtype),
+        }
+        if self.upper is not None:
+            st["h"] = torch.zeros(N - 1, B, H, device=device, dtype=dtype)
+            st["c"] = torch.zeros(N - 1, B, H, device=device, dtype=dtype)
+        return st
+
+    def encode_text(
+        self, text: Tensor, text_mask: Tensor | None = None, dtype: torch.dtype | None = None
+    ) -> Tensor:
+        """text (B,U) ids (0 = padding) -> c (B,U,A) one-hot with padded rows all zero, so
+        eq 47's w_t only ever sums real characters (padding-aware without a per-step mask)."""
+        if text_mask is None:
+            text_mask = text != 0
+        dtype = dtype or self.head.proj.weight.dtype
+        one_hot = F.one_hot(text.long(), self.cfg.alphabet_size).to(dtype)
+        return one_hot * text_mask.unsqueeze(-1).to(dtype)
+
+    def _zeros_like(self, strokes_in: Tensor) -> SynthState:
+        return self.initial_state(strokes_in.shape[0], strokes_in.device, strokes_in.dtype)
+
+    def _upper_and_head(
+        self, x: Tensor, w: Tensor, h1: Tensor, state: SynthState, new: SynthState
+    ) -> Tensor:
+        """Layers 2..N and the head over the whole sequence: x, w (B,T,·), h1 (B,T,H)."""
+        h1 = self.drop(h1)
+        if self.upper is None:
+            return self.head(h1)
+        out, (h, c) = self.upper(torch.cat([x, w], -1), (state["h"], state["c"]), below=h1)  # eq 53
+        new["h"], new["c"] = h, c
+        return self.head(torch.cat([h1, out], -1))  # eq 3
+
+    # ---- training: fast path -------------------------------------------------------------
+    def forward(
+        self,
+        strokes_in: Tensor,
+        text: Tensor,
+        text_mask: Tensor | None = None,
+        state: SynthState | None = None,
+        return_phi: bool = False,
+    ) -> tuple[Tensor, SynthState] | tuple[Tensor, SynthState, Tensor]:
+        """strokes_in (B,T,3) shifted inputs, text (B,U) ids, text_mask (B,U) bool (default
+        text != 0) -> ŷ (B,T,1+6M), final state [, φ (B,T,U+1) on u = 1..U+1].
+
+        Only layer 1 and the window run step by step: the x-part of layer 1's input projection
+        is one GEMM over the sequence, each step adds W_w w_{t-1} + W_hh h^1_{t-1} and runs the
+        window; layers 2..N and the head then run once over the whole sequence."""
+        B, T, _ = strokes_in.shape
+        st = state if state is not None else self._zeros_like(strokes_in)
+        chars = self.encode_text(text, text_mask, strokes_in.dtype)
+        u = u_grid(chars.shape[1], strokes_in.device, strokes_in.dtype)
+        l1, clip = self.lstm1, self.cfg.lstm_grad_clip
+        w_x, w_w = l1.weight_ih.split([3, self.cfg.alphabet_size], dim=1)
+        w_w_t = w_w.t()
+        gx = F.linear(strokes_in, w_x, l1.bias_ih)  # eq 52, x_t part for every t at once
+        h, c, kappa, w = st["h1"], st["c1"], st["kappa"], st["w"]
+        hs, ws, phis = [], [], []
+        for gx_t in gx.unbind(1):  # unbind, not indexing: backward stays linear in T
+            h, c = l1.cell(torch.addmm(gx_t, w, w_w_t), h, c, clip)  # eq 52: + W_w w_{t-1}
+            w, kappa, phi = self.window(h, kappa, chars, None, u)  # eqs 46-51 -> w_t
+            hs.append(h)
+            ws.append(w)
+            if return_phi:
+                phis.append(phi)
+        new: SynthState = {"h1": h, "c1": c, "kappa": kappa, "w": w}
+        if T == 0:
+            y = strokes_in.new_zeros(B, 0, 1 + 6 * self.cfg.n_mixtures)
+            new.update({k: st[k] for k in ("h", "c") if k in st})
+            return (y, new, strokes_in.new_zeros(B, 0, u.shape[0])) if return_phi else (y, new)
+        y = self._upper_and_head(strokes_in, torch.stack(ws, 1), torch.stack(hs, 1), st, new)
+        y = _clip_out(y, self.cfg.output_grad_clip)
+        return (y, new, torch.stack(phis, 1)) if return_phi else (y, new)
+
+    # ---- one step: sampling and the reference path ---------------------------------------
+    def step(
+        self, x: Tensor, state: SynthState, chars: Tensor, u: Tensor | None = None
+    ) -> tuple[Tensor, SynthState, Tensor]:
+        """One time step of every layer: x_t (B,3), chars = encode_text(...) (B,U,A), u =
+        u_grid(U) -> ŷ_t (B,1+6M), new state, φ(t, ·) (B,U+1)."""
+        l1 = self.lstm1
+        gx = F.linear(torch.cat([x, state["w"]], -1), l1.weight_ih, l1.bias_ih)  # eq 52
+        h1, c1 = l1.cell(gx, state["h1"], state["c1"], self.cfg.lstm_grad_clip)
+        w, kappa, phi = self.window(h1, state["kappa"], chars, None, u)  # eqs 46-51
+        new: SynthState = {"h1": h1, "c1": c1, "kappa": kappa, "w": w}
+        f = self.drop(h1)
+        if self.upper is not None:
+            out, (h, c) = self.upper.step(torch.cat([x, w], -1), (state["h"], state["c"]), below=f)
+            new["h"], new["c"] = h, c  # eq 53
+            f = torch.cat([f, out], -1)
+        return self.head(f), new, phi  # eq 3
+
+    def forward_stepped(
+        self,
+        strokes_in: Tensor,
+        text: Tensor,
+        text_mask: Tensor | None = None,
+        state: SynthState | None = None,
+        return_phi: bool = False,
+    ) -> tuple[Tensor, SynthState] | tuple[Tensor, SynthState, Tensor]:
+        """Reference for `forward`: every layer stepped one time step at a time (`step`, which
+        uses DeepLSTM.step: no LSTM derivative clip in layers 2..N). Same signature/results."""
+        st = state if state is not None else self._zeros_like(strokes_in)
+        chars = self.encode_text(text, text_mask, strokes_in.dtype)
+        u = u_grid(chars.shape[1], strokes_in.device, strokes_in.dtype)
+        ys, phis = [], []
+        for x_t in strokes_in.unbind(1):
+            y, st, phi = self.step(x_t, st, chars, u)
+            ys.append(y)
+            phis.append(phi)
+        y = _clip_out(torch.stack(ys, 1), self.cfg.output_grad_clip)
+        return (y, st, torch.stack(phis, 1)) if return_phi else (y, st)
+
+    # ---- sampling --------------------------------------------------------------------------
+    @torch.inference_mode()
+    def prime(
+        self, strokes: Tensor, text: Tensor, text_mask: Tensor | None = None
+    ) -> tuple[SynthState, Tensor]:
+        """§5.5: read a real line (B,P,3) (0, x_1..x_{P-1}) clamped with `text` (the prime
+        text followed by the text to write) -> (state, x_P (B,3), the next input)."""
+        with _eval_mode(self):
+            _, st = self(inputs_targets(strokes)[0], text, text_mask)
+        return st, strokes[:, -1]
+
+    @torch.inference_mode()
+    def synthesize(
+        self,
+        text: Tensor,
+        text_mask: Tensor | None = None,
+        bias: float = 0.0,
+        max_steps: int | None = None,
+        prime: tuple[Tensor, Tensor] | None = None,
+        generator: torch.Generator | None = None,
+        steps_per_char: int = STEPS_PER_CHAR,
+    ) -> Synthesis:
+        """Write `text` (B,U) or (U,) character ids (0 = padding; text_mask default text != 0).
+
+        Each step samples x_{t+1} ~ Pr(· | y_t) with bias b (eqs 61-62) and feeds it back.
+        Item b ends at the first step t where φ(t, U_b+1) > φ(t, u) for all u <= U_b (§5.3),
+        keeping the points sampled before t, or after its cap: `max_steps` points, default
+        `steps_per_char` x its number of characters to write. Finished items leave the batch.
+
+        prime (§5.5): (strokes (P,3) or (B,P,3) normalised offsets of a real line, ids of its
+        text (U_p,) or (B,U_p), 0 = padding). The net reads the line clamped with prime text +
+        text, then writes freely; the result holds only the new points, and φ spans the
+        prime text + text."""
+        p = self.head.proj.weight
+        dev, dtype = p.device, p.dtype
+        text = text.to(dev).reshape(-1, text.shape[-1])
+        mask = (text != 0) if text_mask is None else text_mask.to(dev).reshape(text.shape)
+        B = text.shape[0]
+        n_new = mask.sum(1)
+        if prime is not None and prime[0].numel() == 0:
+            prime = None  # no line to read: plain synthesis
+        if prime is not None:
+            pstrokes, ptext = prime
+            ptext = ptext.to(dev).reshape(-1, ptext.shape[-1]).expand(B, -1)
+            text, mask = _concat_texts(ptext, ptext != 0, text, mask)
+        lengths = mask.sum(1)
+        chars = self.encode_text(text, mask, dtype)
+        U = chars.shape[1]
+        u = u_grid(U, dev, dtype)
+        if max_steps is not None:
+            cap_list = [max_steps] * B
+        else:  # at least one step: an empty text then stops at once (§5.3), with no points
+            cap_list = [max(1, n * steps_per_char) for n in n_new.tolist()]
+        with _eval_mode(self):
+            if prime is not None:
+                pstrokes = pstrokes.to(dev, dtype).reshape(-1, pstrokes.shape[-2], 3)
+                st, x = self.prime(pstrokes.expand(B, -1, -1), text, mask)
+            else:
+                st = self.initial_state(B, dev, dtype)
+                x = torch.zeros(B, 3, device=dev, dtype=dtype)  # x_1 = null vector
+
+            # per-item stop rule (§5.3) on the active rows: u <= U_b inside, u = U_b+1 the end
+            outside = torch.arange(U + 1, device=dev).unsqueeze(0) >= lengths.unsqueeze(1)
+            end = lengths.unsqueeze(1)
+            active = list(range(B))  # batch items still writing, in row order
+            strokes: list[Tensor | None] = [None] * B
+            phis: list[Tensor | None] = [None] * B
+            stopped = [False] * B
+            seg_x: list[Tensor] = []  # points and φ since the active set last changed
+            seg_phi: list[Tensor] = []
+            t, next_cap = 0, min(cap_list, default=0)  # max_steps <= 0: no steps at all
+            while active and next_cap > 0:
+                y, st, phi = self.step(x, st, chars, u)
+                stop = phi.gather(1, end).squeeze(1) > phi.masked_fill(outside, -torch.inf).amax(1)
+                x = _draw(y, self.cfg.n_mixtures, bias, generator)
+                seg_x.append(x)
+                seg_phi.append(phi)
+                t += 1
+                if t < next_cap and not bool(stop.any()):
+                    continue
+                stop_l = stop.tolist()
+                _store(strokes, phis, active, torch.stack(seg_x, 1), torch.stack(seg_phi, 1))
+                seg_x, seg_phi = [], []
+                keep = []
+                for r, b in enumerate(active):
+                    if stop_l[r] or t >= cap_list[b]:
+                        n = t - 1 if stop_l[r] else t  # a stop at t drops the point drawn at t
+                        strokes[b], phis[b], stopped[b] = strokes[b][:n], phis[b][:n], stop_l[r]
+                    else:
+                        keep.append(r)
+                active = [active[r] for r in keep]
+                if active:
+                    next_cap = min(cap_list[b] for b in active)
+                    if len(keep) < len(stop_l):  # finished rows leave the batch
+                        idx = torch.tensor(keep, device=dev)
+                        st = {k: v.index_select(_batch_dim(k), idx) for k, v in st.items()}
+                        x, chars = x.index_select(0, idx), chars.index_select(0, idx)
+                        outside, end = outside.index_select(0, idx), end.index_select(0, idx)
+        out_s, out_p, out_t = [], [], []
+        for b in range(B):
+            s, ph = strokes[b], phis[b]
+            L = int(lengths[b])
+            out_s.append(s.cpu() if s is not None else torch.zeros(0, 3))
+            out_p.append(ph[:, : L + 1].cpu() if ph is not None else torch.zeros(0, L + 1))
+            out_t.append(text[b, mask[b]].cpu())
+        return Synthesis(out_s, out_p, stopped, out_t)
+
+
+def _batch_dim(key: str) -> int:
+    return 1 if key in ("h", "c") else 0  # (N-1,B,H) upper-stack states, else (B,·)
+
+
+def _store(
+    strokes: list[Tensor | None],
+    phis: list[Tensor | None],
+    active: list[int],
+    xs: Tensor,
+    ps: Tensor,
+) -> None:
+    """Append a segment's rows (points xs (R,S,3), φ ps (R,S,U+1)) to each active item."""
+    for r, b in enumerate(active):
+        s, p = strokes[b], phis[b]
+        strokes[b] = xs[r] if s is None else torch.cat([s, xs[r]])
+        phis[b] = ps[r] if p is None else torch.cat([p, ps[r]])
+
+
+def _concat_texts(a: Tensor, a_mask: Tensor, b: Tensor, b_mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Row-wise a[mask] + b[mask] (ids), left-aligned and padded with 0 -> (ids, mask)."""
+    rows = [torch.cat([a[i][a_mask[i]], b[i][b_mask[i]]]) for i in range(a.shape[0])]
+    U = max((len(r) for r in rows), default=0)
+    ids = a.new_zeros(len(rows), U)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = r
+    lengths = torch.tensor([len(r) for r in rows], device=a.device)
+    return ids, torch.arange(U, device=a.device).unsqueeze(0) < lengths.unsqueeze(1)

@@ -1,0 +1,187 @@
+"""Handwriting prediction (§4) and synthesis (§5) as a trainer `Task`.
+
+Batches are dicts from a `HandBatches`-like batcher (`len()`, `batch(epoch, i)`):
+`strokes` (B,T,3) normalised (Δx, Δy, eos), `mask` (B,T) bool, `text` (B,U) long (0 = pad),
+`text_mask` (B,U) bool. The model is picked by its `kind`: "synth" also reads the text.
+
+Units and the numbers shown (the trainer keeps Σ loss·units / Σ units over a log window):
+- `unit` = "point": `n_units` is the number of predicted points, so the trainer shows points/s.
+- The tensor `loss` returns has the GRADIENT of the mean over the batch of the per-sequence
+  loss L(x) (eq 26, summed over the line's points, masked) but the VALUE of the mean loss per
+  point (Σ nll / points); so the trainer's running mean Σ value·points / Σ points is exactly
+  the nats per point of the window.
+- `display` turns that into nats per sequence: nats/point x (points / sequences) of the same
+  log window (the task counts both as it serves batches), i.e. Σ L(x) / #lines exactly when the
+  window holds whole lines. It is shown as `nats` in the progress bar and logged as
+  `train_nats`, beside `valid_nats`, the primary metric (mean per-sequence L(x) on validation,
+  Table 3's normalisation; negative is good).
+
+SSE (`evaluate`): the paper gives "sum-squared error per point" without details. Ours:
+the mean prediction ŷ = (Σ_j π_j μ_j, e) (`mdn_mean`) against the target (Δx, Δy, eos),
+sse = mean over points of (Δx - x̂)² + (Δy - ŷ)² + (eos - e)², in the normalised units the
+loss uses. The eos term is included because the target is the whole 3-vector the network
+predicts; it is small (eos is ~1 in 25 points, e is a probability), and `sse_xy` (offsets
+only) is reported as well so either reading can be compared.
+
+TBPTT (`chunk_len` > 0): each batch is served as `chunks_per_batch` consecutive trainer steps
+of `chunk_len` points (default ceil(crop_len / chunk_len) of the train batcher), one optimizer
+step each, carrying the LSTM state (and κ, w for synthesis) from one chunk to the next through
+the trainer's carry. Lines are shifted (x_1 = null) before they are cut, the text is the whole
+line's for every chunk, a new batch starts from a zero state, and points past
+chunks_per_batch x chunk_len are not trained on. A chunk past the end of every line of its
+batch gives a zero loss and 0 units, but the trainer still takes an optimizer step on it
+(momentum only), so the number of chunks is fixed per batch: it suits crops of
+crop_len = chunks_per_batch x chunk_len (prediction). For synthesis (whole lines, batches
+bucketed by length, 300 to ~1900 points) a fixed count either wastes steps on short batches
+or cuts long lines: train synthesis on whole lines (chunk_len = 0) until the task can map
+steps to a variable number of chunks per batch (needs the batch lengths before loading).
+Without chunk_len: whole lines (or the batcher's crops), one optimizer step per batch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from genseq.errors import GenseqError
+from genseq.hand.model import inputs_targets
+from genseq.nn.mdn import mdn_mean, mdn_nll, split_params
+from genseq.train.trainer import Carry
+
+Batch = dict[str, Any]
+
+
+class Batcher(Protocol):
+    def __len__(self) -> int: ...
+
+    def batch(self, epoch: int, i: int) -> Batch: ...
+
+
+def run_model(
+    model: nn.Module, inputs: Tensor, batch: Batch, state: Any = None
+) -> tuple[Tensor, Any]:
+    """ŷ (B,T,1+6M) and the final state of a PredictionNet or SynthesisNet on shifted inputs."""
+    if model.kind == "synth":
+        return model(inputs, batch["text"], batch.get("text_mask"), state)
+    return model(inputs, state)
+
+
+def state_to_carry(model: nn.Module, state: Any) -> dict[str, Tensor]:
+    return dict(state) if model.kind == "synth" else {"h": state[0], "c": state[1]}
+
+
+def carry_to_state(model: nn.Module, carry: Carry) -> Any:
+    if carry is None:
+        return None
+    return dict(carry) if model.kind == "synth" else (carry["h"], carry["c"])
+
+
+class HandTask:
+    unit = "point"
+    primary = "nats"
+
+    def __init__(
+        self,
+        train: Batcher,
+        valid: Batcher | None = None,
+        chunk_len: int = 0,
+        chunks_per_batch: int = 0,
+        eval_batches: int = 0,  # 0: the whole validation set; else its first N batches
+    ):
+        self.train, self.valid = train, valid
+        self.chunk_len, self.eval_batches = chunk_len, eval_batches
+        self.chunks = 1
+        if chunk_len > 0:
+            crop = getattr(train, "crop_len", None)
+            if chunks_per_batch <= 0 and not crop:
+                raise GenseqError("TBPTT chunks need crops (crop_len) or chunks_per_batch")
+            self.chunks = chunks_per_batch if chunks_per_batch > 0 else math.ceil(crop / chunk_len)
+        self._cached: tuple[tuple[int, int], Batch, Tensor] | None = None
+        self._window = [0.0, 0.0]  # points, sequences served since the last display
+        self._shown = False
+
+    def num_batches(self) -> int:
+        return len(self.train) * self.chunks
+
+    def _batch(self, epoch: int, j: int) -> tuple[Batch, Tensor]:
+        """Batch j of `epoch` and its shifted inputs, kept while its chunks are served."""
+        if self._cached is None or self._cached[0] != (epoch, j):
+            b = self.train.batch(epoch, j)
+            self._cached = ((epoch, j), b, inputs_targets(b["strokes"])[0])
+        return self._cached[1], self._cached[2]
+
+    def loss(
+        self, model: nn.Module, epoch: int, i: int, carry: Carry
+    ) -> tuple[Tensor, float, Carry]:
+        j, k = divmod(i, self.chunks)
+        batch, inputs = self._batch(epoch, j)
+        targets, mask = batch["strokes"], batch["mask"]
+        state = None
+        if self.chunk_len > 0:
+            cut = slice(k * self.chunk_len, (k + 1) * self.chunk_len)
+            inputs, targets, mask = inputs[:, cut], targets[:, cut], mask[:, cut]
+            state = carry_to_state(model, carry) if k > 0 else None  # a new batch starts at 0
+        y_hat, state = run_model(model, inputs, batch, state)
+        total = mdn_nll(split_params(y_hat, model.n_mixtures), targets, mask).sum()  # Σ eq 26
+        points = int(mask.sum())
+        lines = max(int(batch["mask"].any(1).sum()), 1)
+        per_seq = total / lines  # what is optimised: mean over the batch of L(x)
+        per_point = total / max(points, 1)  # what is logged (see the module docstring)
+        loss = per_seq + (per_point - per_seq).detach()
+        if self._shown:  # the trainer displayed the last window: start a new one
+            self._window, self._shown = [0.0, 0.0], False
+        self._window[0] += points
+        self._window[1] += lines if k == 0 else 0
+        new_carry = state_to_carry(model, state) if self.chunk_len > 0 else None
+        return loss, float(points), new_carry
+
+    def display(self, nats_per_unit: float) -> dict[str, float]:
+        """Mean nats per point of a log window -> {"nats": nats per sequence} (same window)."""
+        self._shown = True
+        points, seqs = self._window
+        return {"nats": nats_per_unit * points / seqs} if seqs > 0 else {}
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        if self.valid is None:
+            raise GenseqError("no validation data")
+        return evaluate(model, self.valid, self.eval_batches)
+
+
+def evaluate(model: nn.Module, batches: Batcher, max_batches: int = 0) -> dict[str, float]:
+    """Whole lines of `batches` (epoch 0): nats = mean per-sequence L(x) (eq 26, Table 3),
+    nats_point, sse / sse_xy (mean per point, see the module docstring), counts."""
+    was = model.training
+    model.eval()
+    nll_sum = sse = sse_xy = 0.0
+    points = seqs = 0
+    n = len(batches) if max_batches <= 0 else min(max_batches, len(batches))
+    try:
+        with torch.no_grad():
+            for i in range(n):
+                b = batches.batch(0, i)
+                inputs, targets = inputs_targets(b["strokes"])
+                mask = b["mask"]
+                y_hat, _ = run_model(model, inputs, b)
+                params = split_params(y_hat, model.n_mixtures)
+                nll_sum += mdn_nll(params, targets, mask).sum().item()
+                err = (mdn_mean(params) - targets).square()
+                err = torch.where(mask.unsqueeze(-1), err, torch.zeros_like(err))  # NaN-safe
+                sse += err.sum().item()
+                sse_xy += err[..., :2].sum().item()
+                points += int(mask.sum())
+                seqs += int(mask.any(1).sum())
+    finally:
+        model.train(was)
+    if seqs == 0:
+        raise GenseqError("the validation data has no points")
+    return {
+        "nats": nll_sum / seqs,
+        "nats_point": nll_sum / points,
+        "sse": sse / points,
+        "sse_xy": sse_xy / points,
+        "sequences": float(seqs),
+        "points": float(points),
+    }
