@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     text_cli.register(sub)
     hand_cli.register(sub)
+    from genseq.hand.commands import add_write_command
+
+    add_write_command(sub)
     bench.register(sub)
     return p
 

@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     hs = p.add_subparsers(dest="hand_command", metavar="COMMAND", required=True)
     add_prepare(hs)
     add_show(hs)
+    from genseq.hand.commands import add_model_commands
+
+    add_model_commands(hs)
     HAND_COMMANDS = hs
     return hs
 
