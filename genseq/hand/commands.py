@@ -13,8 +13,11 @@ from genseq.errors import GenseqError
 def add_model_commands(hs: argparse._SubParsersAction) -> None:
     from genseq.text.cli import add_train_flags
 
-    p = hs.add_parser("train", help="train a prediction (§4) or synthesis (§5) network",
-                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = hs.add_parser(
+        "train",
+        help="train a prediction (§4) or synthesis (§5) network",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--task", choices=["predict", "synth"], required=True)
     p.add_argument("--data", required=True, help="cache written by `genseq hand prepare`")
     p.add_argument("--out", required=True, help="model directory to write")
@@ -25,12 +28,24 @@ def add_model_commands(hs: argparse._SubParsersAction) -> None:
     g.add_argument("--window", type=int, default=10, help="K Gaussians of the soft window")
     g.add_argument("--alphabet", choices=["full", "paper57"], default="full")
     g.add_argument("--peepholes", action="store_true")
-    g.add_argument("--output-clip", type=float, default=0.0,
-                   help="clip output derivatives to [-v, v] (Graves: 100); 0 = off")
-    g.add_argument("--crop-len", type=int, default=0,
-                   help="train on random crops of N points (prediction only); 0 = whole lines")
-    g.add_argument("--eval-batches", type=int, default=0,
-                   help="validate on the first N batches only (0 = the whole set)")
+    g.add_argument(
+        "--output-clip",
+        type=float,
+        default=0.0,
+        help="clip output derivatives to [-v, v] (Graves: 100); 0 = off",
+    )
+    g.add_argument(
+        "--crop-len",
+        type=int,
+        default=0,
+        help="train on random crops of N points (prediction only); 0 = whole lines",
+    )
+    g.add_argument(
+        "--eval-batches",
+        type=int,
+        default=0,
+        help="validate on the first N batches only (0 = the whole set)",
+    )
     add_train_flags(p, lr=1e-3)
     p.set_defaults(func=cmd_train, batch_size=32)
 
@@ -52,18 +67,30 @@ def add_model_commands(hs: argparse._SubParsersAction) -> None:
 
 
 def add_write_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("write", help="write text in handwriting (§5) to SVG/PNG",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "write",
+        help="write text in handwriting (§5) to SVG/PNG",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("text", help="the text; '-' reads it from standard input")
     p.add_argument("--model", required=True, help="synthesis model directory")
-    p.add_argument("-o", "--output", required=True, help="FILE.svg or FILE.png (or .svg / .gcode with --format)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="FILE.svg or FILE.png (or .svg / .gcode with --format)",
+    )
     p.add_argument("--bias", type=float, default=0.5, help="eqs 61–62: higher is neater")
     p.add_argument("--width", type=int, default=40, help="characters per line (word-wrapped)")
     p.add_argument("--color", default="black")
     p.add_argument("--stroke-width", type=float, default=2.0)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--format", choices=["auto", "plotter", "gcode"], default="auto",
-                   help="plotter: one single-stroke SVG path with pen-up moves")
+    p.add_argument(
+        "--format",
+        choices=["auto", "plotter", "gcode"],
+        default="auto",
+        help="plotter: one single-stroke SVG path with pen-up moves",
+    )
     p.set_defaults(func=cmd_write)
 
 
@@ -82,9 +109,15 @@ def _datasets(cache: str, task: str, alphabet):
 def _build(task: str, a: argparse.Namespace, alphabet_size: int):
     from genseq.hand.model import PredictionConfig, PredictionNet, SynthesisConfig, SynthesisNet
 
-    common = dict(hidden_size=a.hidden, num_layers=a.layers, n_mixtures=a.mixtures,
-                  peepholes=a.peepholes, dropout=a.dropout, lstm_grad_clip=a.lstm_clip,
-                  output_grad_clip=a.output_clip)
+    common = dict(
+        hidden_size=a.hidden,
+        num_layers=a.layers,
+        n_mixtures=a.mixtures,
+        peepholes=a.peepholes,
+        dropout=a.dropout,
+        lstm_grad_clip=a.lstm_clip,
+        output_grad_clip=a.output_clip,
+    )
     if task == "predict":
         return PredictionNet(PredictionConfig(**common))
     return SynthesisNet(SynthesisConfig(alphabet_size=alphabet_size, n_window=a.window, **common))
@@ -116,16 +149,24 @@ def cmd_train(a: argparse.Namespace) -> int:
     batches = HandBatches(train, batch, seed=cfg.seed, crop_len=crop or None)
     vbatches = HandBatches(valid, batch, seed=0, shuffle=False)
     extra = {
-        "norm": train.stats.to_json(), "alphabet": train.alphabet.to_json(),
-        "batch_size": batch, "crop_len": crop, "data": str(a.data),
+        "norm": train.stats.to_json(),
+        "alphabet": train.alphabet.to_json(),
+        "batch_size": batch,
+        "crop_len": crop,
+        "data": str(a.data),
     }
-    print(f"genseq: {task}: {len(train):,} training / {len(valid):,} validation lines; "
-          f"model {count_parameters(model):,} weights; {len(batches):,} updates per epoch",
-          file=sys.stderr)
+    print(
+        f"genseq: {task}: {len(train):,} training / {len(valid):,} validation lines; "
+        f"model {count_parameters(model):,} weights; {len(batches):,} updates per epoch",
+        file=sys.stderr,
+    )
     htask = HandTask(batches, vbatches, eval_batches=a.eval_batches)
     res = Trainer(model, htask, cfg, out, extra, progress=not a.no_progress).fit(resume=a.resume)
-    print(f"genseq: {res['step']} updates, best validation {res['best']:.1f} nats per line; "
-          f"model in {out}", file=sys.stderr)
+    print(
+        f"genseq: {res['step']} updates, best validation {res['best']:.1f} nats per line; "
+        f"model in {out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -137,16 +178,22 @@ def cmd_eval(a: argparse.Namespace) -> int:
     m = load_hand_model(a.model)
     if not Path(a.data).is_file():
         raise GenseqError(f"no such cache: {a.data}")
-    ds = HandDataset(HandCache.load(a.data), a.split, alphabet=m.alphabet or "full",
-                     require_text=m.kind == "synth")
+    ds = HandDataset(
+        HandCache.load(a.data),
+        a.split,
+        alphabet=m.alphabet or "full",
+        require_text=m.kind == "synth",
+    )
     ds.stats = m.stats  # the model's own normalisation (computed on its training set)
     res = evaluate(m.net, HandBatches(ds, a.batch_size, shuffle=False))
     d = {"model": str(a.model), "split": a.split, **res}
     if a.json:
         print(json.dumps(d))
     else:
-        print(f"{a.split}: {res['nats']:.1f} nats per sequence, SSE {res['sse']:.4f} per point "
-              f"({res['sequences']:,} lines, {res['points']:,} points)")
+        print(
+            f"{a.split}: {res['nats']:.1f} nats per sequence, SSE {res['sse']:.4f} per point "
+            f"({res['sequences']:,} lines, {res['points']:,} points)"
+        )
     return 0
 
 

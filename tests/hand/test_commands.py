@@ -14,16 +14,44 @@ def cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("iam") / "iamondb"
     build_iam(root, packed=True)
     out = root.parent / "iam.npz"
-    assert main(["hand", "prepare", "--iam", str(root), "--out", str(out), "--quiet",
-                 "--workers", "1"]) == 0
+    assert (
+        main(
+            ["hand", "prepare", "--iam", str(root), "--out", str(out), "--quiet", "--workers", "1"]
+        )
+        == 0
+    )
     return out
 
 
 def _train(cache, out, task, *extra):
-    return main(["hand", "train", "--task", task, "--data", str(cache), "--out", str(out),
-                 "--hidden", "16", "--layers", "2", "--mixtures", "3", "--window", "2",
-                 "--batch-size", "2", "--steps", "4", "--eval-every", "2", "--no-progress",
-                 *extra])
+    return main(
+        [
+            "hand",
+            "train",
+            "--task",
+            task,
+            "--data",
+            str(cache),
+            "--out",
+            str(out),
+            "--hidden",
+            "16",
+            "--layers",
+            "2",
+            "--mixtures",
+            "3",
+            "--window",
+            "2",
+            "--batch-size",
+            "2",
+            "--steps",
+            "4",
+            "--eval-every",
+            "2",
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +69,12 @@ def test_predict_train_eval_sample(cache, tmp_path, capsys):
     d = json.loads(capsys.readouterr().out)
     assert {"nats", "sse", "sequences", "points"} <= set(d) and d["sequences"] > 0
     png = tmp_path / "s.png"
-    assert main(["hand", "sample", "--model", str(out), "--steps", "30", "-o", str(png),
-                 "--seed", "1"]) == 0
+    assert (
+        main(
+            ["hand", "sample", "--model", str(out), "--steps", "30", "-o", str(png), "--seed", "1"]
+        )
+        == 0
+    )
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -51,19 +83,54 @@ def test_synth_resume_continues(cache, synth, tmp_path):
 
     run = tmp_path / "run"
     shutil.copytree(synth, run)
-    assert main(["hand", "train", "--task", "synth", "--data", str(cache), "--out", str(run),
-                 "--steps", "6", "--resume", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "hand",
+                "train",
+                "--task",
+                "synth",
+                "--data",
+                str(cache),
+                "--out",
+                str(run),
+                "--steps",
+                "6",
+                "--resume",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 6
 
 
-@pytest.mark.parametrize("suffix,fmt", [("svg", "auto"), ("png", "auto"), ("svg", "plotter"),
-                                        ("gcode", "gcode")])
+@pytest.mark.parametrize(
+    "suffix,fmt", [("svg", "auto"), ("png", "auto"), ("svg", "plotter"), ("gcode", "gcode")]
+)
 def test_write_formats(synth, tmp_path, suffix, fmt):
     out = tmp_path / f"w.{suffix}"
     text = "a simple line that reads on and on and on"
-    assert main(["write", text, "--model", str(synth), "-o", str(out), "--width", "12",
-                 "--seed", "2", "--format", fmt]) == 0
+    assert (
+        main(
+            [
+                "write",
+                text,
+                "--model",
+                str(synth),
+                "-o",
+                str(out),
+                "--width",
+                "12",
+                "--seed",
+                "2",
+                "--format",
+                fmt,
+            ]
+        )
+        == 0
+    )
     data = out.read_bytes()
     if fmt == "plotter":
         assert data.count(b"<path") == 1
@@ -84,8 +151,9 @@ def _one_line_error(capsys, argv):
 
 
 def test_write_unsupported_characters_named(synth, tmp_path, capsys):
-    err = _one_line_error(capsys, ["write", "héllo §", "--model", str(synth),
-                                   "-o", str(tmp_path / "x.svg")])
+    err = _one_line_error(
+        capsys, ["write", "héllo §", "--model", str(synth), "-o", str(tmp_path / "x.svg")]
+    )
     assert "'§'" in err and "'é'" in err
 
 
@@ -93,8 +161,38 @@ def test_user_errors(synth, cache, tmp_path, capsys):
     _one_line_error(capsys, ["write", "  ", "--model", str(synth), "-o", str(tmp_path / "x.svg")])
     _one_line_error(capsys, ["write", "hi", "--model", str(synth), "-o", str(tmp_path / "x.bmp")])
     _one_line_error(capsys, ["write", "hi", "--model", str(tmp_path / "none"), "-o", "x.svg"])
-    _one_line_error(capsys, ["hand", "sample", "--model", str(synth), "-o", str(tmp_path / "a.png")])
-    _one_line_error(capsys, ["hand", "train", "--task", "synth", "--data", str(tmp_path / "no.npz"),
-                             "--out", str(tmp_path / "m"), "--steps", "1"])
-    _one_line_error(capsys, ["hand", "train", "--task", "synth", "--data", str(cache),
-                             "--out", str(tmp_path / "m"), "--steps", "1", "--crop-len", "50"])
+    _one_line_error(
+        capsys, ["hand", "sample", "--model", str(synth), "-o", str(tmp_path / "a.png")]
+    )
+    _one_line_error(
+        capsys,
+        [
+            "hand",
+            "train",
+            "--task",
+            "synth",
+            "--data",
+            str(tmp_path / "no.npz"),
+            "--out",
+            str(tmp_path / "m"),
+            "--steps",
+            "1",
+        ],
+    )
+    _one_line_error(
+        capsys,
+        [
+            "hand",
+            "train",
+            "--task",
+            "synth",
+            "--data",
+            str(cache),
+            "--out",
+            str(tmp_path / "m"),
+            "--steps",
+            "1",
+            "--crop-len",
+            "50",
+        ],
+    )
