@@ -57,13 +57,47 @@ def add_model_commands(hs: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_eval)
 
-    p = hs.add_parser("sample", help="unconditional handwriting from a prediction network")
+    p = hs.add_parser(
+        "sample",
+        help="unconditional handwriting from a prediction network (or a figure of it)",
+        description="Sample a line from a prediction network (§4). With --figure, draw the "
+        "paper's figure instead: density (Fig 10: predicted densities summed over the line, "
+        "and the mixture weights) of the sample, or of a real line with --data and --line; "
+        "for a synthesis model and a real line, density (Fig 14) or phi (Fig 13: the "
+        "window weights φ(t, u)).",
+    )
     p.add_argument("--model", required=True)
     p.add_argument("--steps", type=int, default=700)
     p.add_argument("--bias", type=float, default=0.0, help="eqs 61–62; 0 = unbiased")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("-o", "--output", required=True, help="FILE.svg or FILE.png")
+    p.add_argument(
+        "-o", "--output", required=True, help="FILE.svg or FILE.png (with --figure: .png/.svg/.pdf)"
+    )
+    p.add_argument(
+        "--figure",
+        choices=["density", "phi"],
+        default=None,
+        help="draw this figure to -o instead of the handwriting",
+    )
+    p.add_argument("--data", default=None, help="with --figure: a cache holding --line")
+    p.add_argument(
+        "--line", default=None, help="with --figure: a real line id (e.g. a01-000u-01) to read"
+    )
     p.set_defaults(func=cmd_sample)
+
+    p = hs.add_parser(
+        "styles",
+        help="list the built-in styles of `genseq write --style K`, or make candidates",
+        description="List the built-in handwriting styles (§5.5 primed sampling). With --make, "
+        "sample candidate style lines with a trained synthesis model into --out, with a "
+        "contact sheet candidates.png; keep the good ones.",
+    )
+    p.add_argument("--make", metavar="MODEL", default=None, help="synthesis model directory")
+    p.add_argument("--out", default=None, help="folder for --make (default: the built-ins')")
+    p.add_argument("--n", type=int, default=12, help="--make: how many candidates")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bias", type=float, default=0.5, help="--make: sampling bias")
+    p.set_defaults(func=cmd_styles)
 
 
 def add_write_command(sub: argparse._SubParsersAction) -> None:
@@ -91,6 +125,35 @@ def add_write_command(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="plotter: one single-stroke SVG path with pen-up moves",
     )
+    g = p.add_argument_group("style (§5.5 primed sampling)")
+    s = g.add_mutually_exclusive_group()
+    s.add_argument(
+        "--style-from",
+        metavar="FILE",
+        default=None,
+        help='write in the style of your own line: JSON {"text": ..., "points": [[x, y, eos], '
+        '...]} or {"text": ..., "strokes": [[[x, y], ...], ...]} (y down), or an SVG of paths/'
+        "polylines (text from its <title>); rescaled to the model's line height",
+    )
+    s.add_argument(
+        "--style",
+        type=int,
+        metavar="K",
+        default=None,
+        help="built-in style K, counted from 0 (list them: genseq hand styles)",
+    )
+    g.add_argument(
+        "--style-text", metavar="TEXT", default=None, help="what the --style-from line reads"
+    )
+    g = p.add_argument_group("figures (of the first line)")
+    g.add_argument(
+        "--figure",
+        choices=["phi", "density"],
+        default=None,
+        help="phi: Fig 13, the window weights φ(t, u); density: Fig 14, the predicted "
+        "densities and mixture weights",
+    )
+    g.add_argument("--figure-out", metavar="FILE", default=None, help="the figure's .png/.svg/.pdf")
     p.set_defaults(func=cmd_write)
 
 
@@ -203,27 +266,126 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
     if a.steps < 1:
         raise GenseqError("--steps must be >= 1")
+    if (a.data or a.line) and not a.figure:
+        raise GenseqError("--data and --line choose a line for --figure")
+    if bool(a.data) != bool(a.line):
+        raise GenseqError("a real line needs both --data CACHE and --line ID")
     m = load_hand_model(a.model)
+    if a.figure:
+        return _sample_figure(a, m)
     pts = sample_unconditional(m, a.steps, a.bias, a.seed)
     save_strokes(a.output, pts)
     print(f"genseq: {a.steps} points -> {a.output}", file=sys.stderr)
     return 0
 
 
+def _sample_figure(a: argparse.Namespace, m) -> int:
+    from genseq.hand.data import HandCache
+    from genseq.hand.figures import density_figure, line_phi_figure, save_figure
+    from genseq.hand.sample import sample_unconditional
+
+    if a.figure == "phi" and m.kind != "synth":
+        raise GenseqError("--figure phi needs a synthesis model (the window is §5's)")
+    bias = 0.0
+    if a.line:
+        cache = HandCache.load(a.data)
+        i = cache.position(a.line)
+        pts, text = m.stats.normalise(cache.raw(i)), cache.texts[i]  # the MODEL's normalisation
+        what = f"line {a.line}"
+        if m.kind == "synth" and not text:
+            raise GenseqError(f"line {a.line} has no transcription for the synthesis net to read")
+    elif m.kind != "predict":
+        raise GenseqError("a synthesis model draws figures of a real line: give --data and --line")
+    else:
+        sample = sample_unconditional(m, a.steps, a.bias, a.seed)
+        pts, text, bias = m.stats.normalise(sample), None, a.bias  # densities it was drawn from
+        what = "a sample" + (f" (bias {a.bias:g})" if a.bias else "")
+    if a.figure == "phi":
+        title = f"Fig 13-style window weights φ(t, u), {what}: {text!r}"
+        fig = line_phi_figure(m, pts, text, title)
+    else:
+        net = "Fig 10, prediction" if m.kind == "predict" else "Fig 14, synthesis"
+        title = f"{net} net: predicted densities summed over {what} ({len(pts)} points)"
+        if a.line and text:
+            title += f": {text!r}"
+        fig = density_figure(m, pts, text if m.kind == "synth" else None, bias, title)
+    save_figure(fig, a.output)
+    print(f"genseq: {a.figure} figure of {what} -> {a.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_styles(a: argparse.Namespace) -> int:
+    from genseq.hand import styles
+
+    folder = Path(a.out) if a.out else styles.STYLES_DIR
+    if a.make:
+        if a.n < 1:
+            raise GenseqError("--n must be >= 1")
+        paths = styles.make_styles(a.make, folder, a.n, a.seed, a.bias)
+        print(
+            f"genseq: {len(paths)} candidate styles -> {folder} (look at candidates.png and "
+            "delete the ones you do not want)"
+        )
+        return 0
+    found = styles.list_builtin_styles(folder)
+    if not found:
+        print(
+            f"no built-in styles in {folder}; use genseq write --style-from FILE, or make "
+            "some: genseq hand styles --make MODEL"
+        )
+    for k, text, source in found:
+        print(f"{k}: {text!r} ({source})")
+    return 0
+
+
+def _style(a: argparse.Namespace, m):
+    """The (normalised strokes, text) to prime with (§5.5), or None."""
+    from genseq.hand.styles import builtin_style, load_style_file
+
+    if a.style_text is not None and a.style_from is None:
+        raise GenseqError("--style-text goes with --style-from FILE")
+    if a.style_from is None and a.style is None:
+        return None
+    if m.alphabet is None:
+        raise GenseqError("writing text needs a synthesis model (hand train --task synth)")
+    if a.style_from is not None:
+        st = load_style_file(a.style_from, m.stats, a.style_text)
+        what = f"the style in {a.style_from}"
+    else:
+        st = builtin_style(a.style, m.stats)
+        what = f"built-in style {a.style}"
+    bad = m.alphabet.missing(st.text)
+    if bad:
+        raise GenseqError(
+            f"the text of {what} has characters the model cannot read: "
+            f"{', '.join(repr(c) for c in bad)}"
+        )
+    return st.points, st.text
+
+
 def cmd_write(a: argparse.Namespace) -> int:
     from genseq.hand.layout import gcode, plotter_svg
     from genseq.hand.render import save_strokes
-    from genseq.hand.sample import load_hand_model, write_page
+    from genseq.hand.sample import load_hand_model, write_page_synthesis
     from genseq.train.checkpoint import atomic_write_text
 
     text = sys.stdin.read() if a.text == "-" else a.text
     if a.width < 1:
         raise GenseqError("--width must be >= 1")
+    if bool(a.figure) != bool(a.figure_out):
+        raise GenseqError("--figure KIND and --figure-out FILE go together")
     m = load_hand_model(a.model)
     out = Path(a.output)
     if not out.parent.is_dir():
         raise GenseqError(f"output folder not found: {out.parent}")
-    page = write_page(m, text, a.width, a.bias, seed=a.seed)
+    if a.figure_out:
+        from genseq.hand.figures import FIGURE_SUFFIXES
+
+        fo = Path(a.figure_out)
+        if fo.suffix.lower() not in FIGURE_SUFFIXES or not fo.parent.is_dir():
+            raise GenseqError(f"--figure-out must be a .png/.svg/.pdf in an existing folder: {fo}")
+    style = _style(a, m)
+    page, syn = write_page_synthesis(m, text, a.width, a.bias, style, seed=a.seed)
     if a.format == "plotter":
         atomic_write_text(out, plotter_svg(page))
     elif a.format == "gcode":
@@ -231,4 +393,10 @@ def cmd_write(a: argparse.Namespace) -> int:
     else:
         save_strokes(out, page, absolute=True, color=a.color, stroke_width=a.stroke_width)
     print(f"genseq: wrote {len(text)} characters -> {out}", file=sys.stderr)
+    if a.figure:
+        from genseq.hand.figures import save_figure, synthesis_figure
+
+        fig = synthesis_figure(m, syn, 0, a.figure, style[0] if style else None, a.bias)
+        save_figure(fig, a.figure_out)
+        print(f"genseq: {a.figure} figure of the first line -> {a.figure_out}", file=sys.stderr)
     return 0

@@ -18,6 +18,7 @@ from torch import nn
 from genseq.errors import GenseqError
 from genseq.hand.alphabet import Alphabet
 from genseq.hand.layout import compose_page, wrap
+from genseq.hand.model import Synthesis
 from genseq.hand.strokes import NormStats
 from genseq.train.checkpoint import load_model
 
@@ -63,6 +64,37 @@ def encode_lines(alphabet: Alphabet, lines: list[str]) -> tuple[torch.Tensor, to
     return ids, ids != 0
 
 
+def _prime_text(text: str) -> str:
+    """§5.5 reads the style's text followed by the new text: keep a space between them, so the
+    new text starts a new word after the style's last one."""
+    text = " ".join(text.split())
+    return text if not text or text.endswith(" ") else text + " "
+
+
+def synthesize_lines(
+    model: HandModel,
+    lines: list[str],
+    bias: float = 0.0,
+    style: tuple[np.ndarray, str] | None = None,
+    seed: int | None = None,
+) -> Synthesis:
+    """Write `lines` (non-empty strings) in one batch -> the raw `Synthesis` (normalised
+    offsets, φ, stop flags; with a style, φ and text span the style's text + the line).
+
+    style: (normalised strokes (P,3), their text) of a line to prime with (§5.5)."""
+    if model.alphabet is None:
+        raise GenseqError("writing text needs a synthesis model (hand train --task synth)")
+    ids, mask = encode_lines(model.alphabet, lines)
+    prime = None
+    if style is not None:
+        strokes, text = style
+        if not text.strip():
+            raise GenseqError("the style has no text")
+        p_ids, _ = encode_lines(model.alphabet, [_prime_text(text)])
+        prime = (torch.as_tensor(np.asarray(strokes), dtype=torch.float32), p_ids[0])
+    return model.net.synthesize(ids, mask, bias=bias, prime=prime, generator=_generator(seed))
+
+
 def write_lines(
     model: HandModel,
     lines: list[str],
@@ -73,20 +105,30 @@ def write_lines(
     """Write every line in one batch; returns de-normalised offsets (N, 3) per line.
 
     style: (normalised strokes (P,3), their text) of a real line to prime with (§5.5)."""
+    return lines_of(model, lines, _synthesize_nonempty(model, lines, bias, style, seed))
+
+
+def _synthesize_nonempty(
+    model: HandModel,
+    lines: list[str],
+    bias: float,
+    style: tuple[np.ndarray, str] | None,
+    seed: int | None,
+) -> Synthesis | None:
     if model.alphabet is None:
         raise GenseqError("writing text needs a synthesis model (hand train --task synth)")
     nonempty = [s for s in lines if s.strip()]
-    if not nonempty:
-        return [np.zeros((0, 3), np.float32) for _ in lines]
-    ids, mask = encode_lines(model.alphabet, nonempty)
-    prime = None
-    if style is not None:
-        strokes, text = style
-        p_ids, _ = encode_lines(model.alphabet, [text])
-        prime = (torch.as_tensor(strokes, dtype=torch.float32), p_ids[0])
-    out = model.net.synthesize(ids, mask, bias=bias, prime=prime, generator=_generator(seed))
-    it = iter(model.stats.denormalise(s.numpy()) for s in out.strokes)
-    return [next(it) if s.strip() else np.zeros((0, 3), np.float32) for s in lines]
+    return synthesize_lines(model, nonempty, bias, style, seed) if nonempty else None
+
+
+def lines_of(model: HandModel, lines: list[str], syn: Synthesis | None) -> list[np.ndarray]:
+    """De-normalised offsets per line; `syn` holds the non-empty lines in order (blank lines
+    get no points)."""
+    empty = np.zeros((0, 3), np.float32)
+    if syn is None:
+        return [empty for _ in lines]
+    it = iter(model.stats.denormalise(s.numpy()) for s in syn.strokes)
+    return [next(it) if s.strip() else empty for s in lines]
 
 
 def write_page(
@@ -99,11 +141,25 @@ def write_page(
 ) -> np.ndarray:
     """Word-wrap `text` into lines of ≤ `width` characters, write them as one batch and lay
     them out as a page: absolute points (x, y, e), y up."""
+    return write_page_synthesis(model, text, width, bias, style, seed)[0]
+
+
+def write_page_synthesis(
+    model: HandModel,
+    text: str,
+    width: int = 40,
+    bias: float = 0.0,
+    style: tuple[np.ndarray, str] | None = None,
+    seed: int | None = None,
+) -> tuple[np.ndarray, Synthesis]:
+    """`write_page`, also returning the `Synthesis` of its non-empty lines (for figures)."""
     if not text.strip():
         raise GenseqError("nothing to write: the text is empty")
     lines = wrap(text, width)
-    written = write_lines(model, lines, bias, style, seed)
-    return compose_page([w if len(w) else None for w in written])
+    syn = _synthesize_nonempty(model, lines, bias, style, seed)
+    assert syn is not None
+    written = lines_of(model, lines, syn)
+    return compose_page([w if len(w) else None for w in written]), syn
 
 
 def sample_unconditional(
