@@ -1,25 +1,85 @@
 """`genseq bench`: speed as ratios against baselines measured in the same run.
 
 Each measurement times genseq's path and its baseline alternately (warm-up excluded) and
-reports medians, so the ratio is robust to whatever else the machine is doing.
+reports medians, so a ratio is robust to whatever else the machine is doing; absolute figures
+come with the thread count. Cases (B = 32, T = 100 unless said):
+
+- `lstm LxH`: DeepLSTM training step (forward, backward, Adam), no peepholes, no skip
+  connections, vs a `torch.nn.LSTM` stack of the same shape (steps/s = B T per second).
+  Goal >= 1.0x.
+- `lstm LxH gemm`: the same step as a fraction of the machine's fp32 GEMM throughput at the
+  LSTM's own sizes. Goal >= 60 %. FLOPs are counted analytically:
+      forward  F = sum over layers n of 2 B T 4H (I_n + H)   (input and recurrent GEMMs)
+      training ~ 3 F   (backward: one GEMM for dL/dinput and one for dL/dW per forward GEMM)
+  Elementwise work and the optimizer are not counted. The GEMM rate is F / (time of exactly the
+  forward's GEMMs: per layer one (B T, I_n) x (I_n, 4H) and T of (B, H) x (H, 4H)), timed with
+  torch.matmul and with oneDNN, the faster one; so the fraction is 3 F / t_step / (F / t_gemm)
+  = 3 t_gemm / t_step.
+- `lstm-peep 3x400`: peepholes and skip connections (Graves' cell), vs the same maths as an
+  `nn.LSTMCell`-style Python loop (every layer, every step, under autograd). Goal >= 1.0x.
+- `synth`: SynthesisNet (3 x 400, K = 10, M = 20) training points/s, fast path vs
+  `forward_stepped` (every layer stepped). Goal >= 3x.
+- `sample 1 line` / `sample 8 lines`: `synthesize` of 40 characters at 25 points a character
+  (the window is slowed so every run makes exactly 1000 points), vs the plain `step` loop.
+  Goals <= 0.5 s and <= 1.5 s (on 2 cores).
+- `text sample`: chars/s of `genseq.text.sample` (1 x 1000) vs `nn.LSTM` called once a step.
+- `iam cache load`: seconds to load the cache and build the train/valid sets (`--cache PATH`,
+  or `--build-cache` from $GENSEQ_DATA/iamondb); skipped with a note otherwise.
+
+`--json` prints one JSON object; each result has name, ours, baseline, unit, ratio, goal,
+goal_on ("ratio", "fraction", "seconds" or null) and met.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import os
 import platform
 import statistics
-import sys
+import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 
-def _time(fn: Callable[[], None], repeats: int, warmup: int = 1) -> list[float]:
+@dataclass
+class Sizes:
+    batch: int = 32
+    seq: int = 100
+    input: int = 50  # LSTM input width (a character vocabulary's one-hot)
+    lstm: tuple[tuple[int, int], ...] = ((3, 400), (1, 1000))  # (layers, hidden)
+    peep: tuple[int, int] = (3, 400)
+    synth_hidden: int = 400
+    synth_seq: int = 600  # points per line (IAM-OnDB lines: ~25 points a character)
+    alphabet: int = 58  # paper57 + padding
+    sample_chars: int = 40
+    points_per_char: int = 25
+    sample_lines: int = 8
+    text_hidden: int = 1000
+    text_len: int = 1000
+    repeats: int = 7
+    workers: int = 2  # XML parsing processes for --build-cache
+
+
+QUICK = Sizes(synth_seq=150, text_len=200, repeats=3)
+TINY = Sizes(  # the test's smoke run: every code path, no meaningful timing
+    batch=4, seq=6, input=5, lstm=((2, 8),), peep=(2, 8), synth_hidden=8, synth_seq=6,
+    alphabet=6, sample_chars=3, points_per_char=2, sample_lines=2, text_hidden=8, text_len=5,
+    repeats=1, workers=1,
+)  # fmt: skip
+
+
+# ---- timing ------------------------------------------------------------------------------------
+
+
+def _time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> list[float]:
     for _ in range(warmup):
         fn()
     out = []
@@ -31,9 +91,9 @@ def _time(fn: Callable[[], None], repeats: int, warmup: int = 1) -> list[float]:
 
 
 def compare(
-    ours: Callable[[], None], base: Callable[[], None], repeats: int
+    ours: Callable[[], object], base: Callable[[], object], repeats: int
 ) -> tuple[float, float]:
-    """Median seconds of (ours, baseline), timed alternately in rounds."""
+    """Median seconds of (ours, baseline), timed alternately in rounds after one warm-up each."""
     ours(), base()  # warm-up
     a, b = [], []
     for _ in range(repeats):
@@ -42,26 +102,40 @@ def compare(
     return statistics.median(a), statistics.median(b)
 
 
-class _PlainLSTMText(nn.Module):
-    """The baseline: torch.nn.LSTM stack + linear head, one-hot input."""
+def _result(
+    name: str,
+    ours: float,
+    baseline: float | None,
+    unit: str,
+    ratio: float | None,
+    goal: float | None,
+    goal_on: str | None,
+    **extra: object,
+) -> dict:
+    if goal is None or goal_on is None:
+        met = None
+    elif goal_on == "seconds":
+        met = ours <= goal
+    else:
+        met = ratio is not None and ratio >= goal
+    return {
+        "name": name,
+        "ours": ours,
+        "baseline": baseline,
+        "unit": unit,
+        "ratio": ratio,
+        "goal": goal,
+        "goal_on": goal_on,
+        "met": met,
+        **extra,
+    }
 
-    def __init__(self, vocab: int, hidden: int, layers: int):
-        super().__init__()
-        self.vocab = vocab
-        self.lstm = nn.LSTM(vocab, hidden, layers, batch_first=True)
-        self.head = nn.Linear(hidden, vocab)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        h, _ = self.lstm(F.one_hot(ids, self.vocab).float())
-        return self.head(h)
-
-
-def _train_step_fn(model: nn.Module, ids: torch.Tensor, forward) -> Callable[[], None]:
+def _train_step(model: nn.Module, loss_fn: Callable[[], Tensor]) -> Callable[[], None]:
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def step() -> None:
-        logits = forward(ids[:, :-1])
-        loss = F.cross_entropy(logits.flatten(0, 1), ids[:, 1:].flatten())
+        loss = loss_fn()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -69,62 +143,363 @@ def _train_step_fn(model: nn.Module, ids: torch.Tensor, forward) -> Callable[[],
     return step
 
 
-def bench_text_lstm(
-    layers: int, hidden: int, batch: int = 32, seq: int = 100, vocab: int = 50, repeats: int = 5
-) -> dict:
-    from genseq.text.model import TextModel, TextModelConfig
+# ---- LSTM training -----------------------------------------------------------------------------
+
+
+def _lstm_flops(sizes: list[tuple[int, int]], B: int, T: int) -> float:
+    """Forward GEMM FLOPs: sum over layers of 2 B T 4H (I_n + H); sizes = [(I_n, H)]."""
+    return float(sum(2 * B * T * 4 * H * (In + H) for In, H in sizes))
+
+
+def gemm_seconds(sizes: list[tuple[int, int]], B: int, T: int, repeats: int) -> tuple[float, str]:
+    """Median time of exactly the forward's GEMMs: per layer (B T, I_n) x (I_n, 4H) once and
+    (B, H) x (H, 4H) T times; with torch.matmul and with oneDNN (weights packed, as in
+    genseq.nn.scan), whichever is faster: the machine's GEMM rate, not one library's."""
+    from genseq.nn.scan import Linear, mm
+
+    mats = [
+        (torch.randn(B * T, In), torch.randn(4 * H, In), torch.randn(B, H), torch.randn(4 * H, H))
+        for In, H in sizes
+    ]
+
+    def torch_mm() -> None:
+        for x, w_ih, h, w_hh in mats:
+            x @ w_ih.t()
+            w_t = w_hh.t()
+            for _ in range(T):
+                h @ w_t
+
+    def onednn() -> None:
+        for x, w_ih, h, w_hh in mats:
+            mm(x, w_ih.t())
+            rec = Linear(w_hh, B)
+            for _ in range(T):
+                rec(h)
+
+    best = [(statistics.median(_time(f, repeats)), name)
+            for f, name in ((torch_mm, "torch.matmul"), (onednn, "oneDNN"))]  # fmt: skip
+    return min(best)
+
+
+class _CellLoop(nn.Module):
+    """Baseline: Graves' peephole cell with skip connections as an `nn.LSTMCell`-style loop,
+    every layer at every step under autograd, on a copy of a DeepLSTM's parameters."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.layers = copy.deepcopy(net.layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        B = x.shape[0]
+        hs = [x.new_zeros(B, m.hidden_size) for m in self.layers]
+        cs = [x.new_zeros(B, m.hidden_size) for m in self.layers]
+        outs = []
+        for x_t in x.unbind(1):
+            below = None
+            for n, m in enumerate(self.layers):
+                inp = x_t if below is None else torch.cat([x_t, below], -1)
+                gates = F.linear(inp, m.weight_ih, m.bias_ih) + F.linear(
+                    hs[n], m.weight_hh, m.bias_hh
+                )
+                i, f, g, o = gates.chunk(4, 1)
+                c = torch.sigmoid(f + m.peep[1] * cs[n]) * cs[n] + torch.sigmoid(
+                    i + m.peep[0] * cs[n]
+                ) * torch.tanh(g)
+                h = torch.sigmoid(o + m.peep[2] * c) * torch.tanh(c)
+                hs[n], cs[n], below = h, c, h
+            outs.append(torch.cat(hs, -1))
+        return torch.stack(outs, 1)
+
+
+def bench_lstm(layers: int, hidden: int, s: Sizes) -> list[dict]:
+    from genseq.nn.lstm import DeepLSTM, LSTMConfig
 
     torch.manual_seed(0)
-    ids = torch.randint(0, vocab, (batch, seq + 1))
-    ours = TextModel(TextModelConfig(vocab_size=vocab, hidden_size=hidden, num_layers=layers))
-    base = _PlainLSTMText(vocab, hidden, layers)
+    B, T, In, H = s.batch, s.seq, s.input, hidden
+    x = torch.randn(B, T, In)
+    ours = DeepLSTM(LSTMConfig(In, H, layers, skip_input=False))
+    base = nn.LSTM(In, H, layers, batch_first=True)
     t_ours, t_base = compare(
-        _train_step_fn(ours, ids, lambda x: ours(x)[0]),
-        _train_step_fn(base, ids, base),
-        repeats,
+        _train_step(ours, lambda: ours(x)[0][..., -H:].square().mean()),
+        _train_step(base, lambda: base(x)[0].square().mean()),
+        s.repeats,
     )
-    n = batch * seq
-    return {
-        "name": f"text train {layers}x{hidden} B={batch} T={seq} (vs nn.LSTM)",
-        "ours_per_s": n / t_ours,
-        "baseline_per_s": n / t_base,
-        "ratio": t_base / t_ours,
-        "goal": 0.9,
-        "unit": "symbols",
-    }
+    name = f"lstm {layers}x{H} B={B} T={T}"
+    sizes = [(In, H)] + [(H, H)] * (layers - 1)
+    flops = _lstm_flops(sizes, B, T)
+    t_gemm, lib = gemm_seconds(sizes, B, T, s.repeats)
+    achieved, gemm = 3 * flops / t_ours, flops / t_gemm
+    ref = f"fp32 GEMM at the LSTM's sizes ({lib})"
+    return [
+        _result(f"{name} train vs nn.LSTM", B * T / t_ours, B * T / t_base, "steps/s",
+                t_base / t_ours, 1.0, "ratio"),
+        _result(f"{name} train, fraction of GEMM FLOP/s", achieved / 1e9, gemm / 1e9, "GFLOP/s",
+                achieved / gemm, 0.6, "fraction", baseline_is=ref),
+    ]  # fmt: skip
 
 
-def run(quick: bool = False) -> dict:
-    repeats = 3 if quick else 7
-    results = [bench_text_lstm(1, 1000, repeats=repeats)]
-    if not quick:
-        results.append(bench_text_lstm(3, 400, repeats=repeats))
-    for r in results:
-        r["met"] = r["ratio"] >= r["goal"]
+def bench_lstm_peep(s: Sizes) -> list[dict]:
+    from genseq.nn.lstm import DeepLSTM, LSTMConfig
+
+    torch.manual_seed(0)
+    layers, H = s.peep
+    B, T, In = s.batch, s.seq, s.input
+    x = torch.randn(B, T, In)
+    ours = DeepLSTM(LSTMConfig(In, H, layers, peepholes=True, skip_input=True))
+    base = _CellLoop(ours)
+    t_ours, t_base = compare(
+        _train_step(ours, lambda: ours(x)[0].square().mean()),
+        _train_step(base, lambda: base(x).square().mean()),
+        s.repeats,
+    )
+    sizes = [(In, H)] + [(In + H, H)] * (layers - 1)
+    flops = _lstm_flops(sizes, B, T)
+    t_gemm, lib = gemm_seconds(sizes, B, T, s.repeats)
+    name = f"lstm-peep {layers}x{H} skip B={B} T={T}"
+    return [
+        _result(f"{name} train vs LSTMCell-style loop", B * T / t_ours, B * T / t_base,
+                "steps/s", t_base / t_ours, 1.0, "ratio"),
+        _result(f"{name} train, fraction of GEMM FLOP/s", 3 * flops / t_ours / 1e9,
+                flops / t_gemm / 1e9, "GFLOP/s", 3 * t_gemm / t_ours, 0.6, "fraction",
+                baseline_is=f"fp32 GEMM at the LSTM's sizes ({lib})"),
+    ]  # fmt: skip
+
+
+# ---- handwriting -------------------------------------------------------------------------------
+
+
+def _synth_net(s: Sizes):
+    from genseq.hand.model import SynthesisConfig, SynthesisNet
+
+    torch.manual_seed(0)
+    return SynthesisNet(SynthesisConfig(alphabet_size=s.alphabet, hidden_size=s.synth_hidden))
+
+
+def _strokes(B: int, T: int) -> Tensor:
+    x = torch.randn(B, T, 3)
+    x[..., 2] = (torch.rand(B, T) < 0.04).float()
+    return x
+
+
+def bench_synth(s: Sizes) -> list[dict]:
+    from genseq.hand.model import inputs_targets
+    from genseq.nn.mdn import mdn_nll, split_params
+
+    B, T = s.batch, s.synth_seq
+    U = max(T // s.points_per_char, 1)
+    fast = _synth_net(s)
+    ref = copy.deepcopy(fast)
+    x, y = inputs_targets(_strokes(B, T))
+    mask = torch.ones(B, T, dtype=torch.bool)
+    text = torch.randint(1, s.alphabet, (B, U))
+
+    def loss(f) -> Tensor:
+        return mdn_nll(split_params(f(x, text)[0], fast.n_mixtures), y, mask).sum() / B
+
+    t_fast, t_ref = compare(
+        _train_step(fast, lambda: loss(fast)),
+        _train_step(ref, lambda: loss(ref.forward_stepped)),
+        s.repeats,
+    )
+    name = f"synth {fast.cfg.num_layers}x{s.synth_hidden} B={B} T={T} train vs forward_stepped"
+    return [_result(name, B * T / t_fast, B * T / t_ref, "points/s", t_ref / t_fast, 3.0, "ratio")]
+
+
+def _reference_sampler(net, text: Tensor, steps: int) -> Callable[[], None]:
+    """Baseline: `step` and a draw per point, nothing else (no stop rule bookkeeping)."""
+    from genseq.hand.model import _draw
+    from genseq.nn.window import u_grid
+
+    chars = net.encode_text(text)
+    u = u_grid(chars.shape[1])
+
+    @torch.no_grad()
+    def run() -> None:
+        st = net.initial_state(text.shape[0])
+        x = torch.zeros(text.shape[0], 3)
+        for _ in range(steps):
+            y, st, _ = net.step(x, st, chars, u)
+            x = _draw(y, net.cfg.n_mixtures, 0.0, None)
+
+    return run
+
+
+def bench_sampling(s: Sizes) -> list[dict]:
+    net = _synth_net(s).eval()
+    K = net.cfg.n_window
+    with torch.no_grad():  # the window crawls: no early stop, every run makes `steps` points
+        net.window.proj.bias[2 * K :].fill_(-12.0)
+    steps = s.sample_chars * s.points_per_char
+    out = []
+    for lines, goal in ((1, 0.5), (s.sample_lines, 1.5)):
+        text = torch.randint(1, s.alphabet, (lines, s.sample_chars))
+        gen = torch.Generator().manual_seed(0)
+        t_ours, t_base = compare(
+            lambda text=text, gen=gen: net.synthesize(text, max_steps=steps, generator=gen),
+            _reference_sampler(net, text, steps),
+            s.repeats,
+        )
+        name = (
+            f"sample {lines} line{'s' if lines > 1 else ''} x {s.sample_chars} chars "
+            f"({steps} points, 3x{s.synth_hidden}) seconds"
+        )
+        out.append(_result(name, t_ours, t_base, "s", t_base / t_ours, goal, "seconds"))
+    return out
+
+
+def bench_text_sampling(s: Sizes) -> list[dict]:
+    from genseq.text.corpus import Vocab
+    from genseq.text.model import TextModel, TextModelConfig
+    from genseq.text.sample import sample
+
+    torch.manual_seed(0)
+    V, H, n = s.input, s.text_hidden, s.text_len
+    vocab = Vocab([chr(65 + i) for i in range(V)], "char")
+    ours = TextModel(TextModelConfig(vocab_size=V, hidden_size=H, num_layers=1)).eval()
+    lstm, head = nn.LSTM(V, H, 1), nn.Linear(H, V)
+    gen = torch.Generator().manual_seed(0)
+
+    @torch.no_grad()
+    def base() -> None:  # nn.LSTM once a step: one-hot in, softmax, draw
+        x, state = torch.zeros(1, 1, V), None
+        for _ in range(n):
+            h, state = lstm(x, state)
+            nxt = int(torch.multinomial(torch.softmax(head(h[0, 0]), -1), 1, generator=gen))
+            x = F.one_hot(torch.tensor([[nxt]]), V).float()
+
+    t_ours, t_base = compare(lambda: list(sample(ours, vocab, "", n, 1.0, 0)), base, s.repeats)
+    name = f"text sample 1x{H} ({n} chars) vs nn.LSTM per step"
+    return [_result(name, n / t_ours, n / t_base, "chars/s", t_base / t_ours, 1.0, "ratio")]
+
+
+def bench_cache(cache: str | None, build: bool, s: Sizes) -> tuple[list[dict], list[str]]:
+    from genseq.hand.data import HandCache, HandDataset
+
+    notes = []
+    tmp = None
+    if cache is None and build:
+        from genseq.hand.cli import default_iam_dir
+        from genseq.hand.data import build_cache
+        from genseq.hand.iamondb import read_iamondb
+
+        iam = default_iam_dir()
+        if iam is None or not iam.is_dir():
+            return [], ["iam cache load: skipped, --build-cache needs $GENSEQ_DATA/iamondb"]
+        tmp = tempfile.TemporaryDirectory()
+        cache = str(Path(tmp.name) / "iam.npz")
+        t = time.perf_counter()
+        build_cache(read_iamondb(iam, workers=s.workers, progress=False)).save(cache)
+        notes.append(f"iam cache built from {iam} in {time.perf_counter() - t:.1f} s")
+    if cache is None:
+        return [], ["iam cache load: skipped (give --cache PATH, or --build-cache)"]
+
+    def load() -> None:
+        c = HandCache.load(cache)
+        HandDataset(c, "train")
+        HandDataset(c, "valid", alphabet=c.alphabet)
+
+    try:
+        t = statistics.median(_time(load, max(s.repeats // 2, 1)))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    mib = os.path.getsize(cache) / 2**20 if os.path.exists(cache) else None
+    return [_result("iam cache load + train/valid sets", t, None, "s", None, None, None,
+                    cache_mib=mib)], notes  # fmt: skip
+
+
+# ---- the run -----------------------------------------------------------------------------------
+
+CASES = ("lstm", "lstm-peep", "synth", "sample", "text-sample", "cache")
+
+
+def run(
+    quick: bool = False,
+    tiny: bool = False,
+    only: list[str] | None = None,
+    cache: str | None = None,
+    build_cache: bool = False,
+) -> dict:
+    s = TINY if tiny else QUICK if quick else Sizes()
+    want = set(only or CASES)
+    results: list[dict] = []
+    notes: list[str] = []
+    t0 = time.perf_counter()
+    if "lstm" in want:
+        for layers, hidden in s.lstm:
+            results += bench_lstm(layers, hidden, s)
+    if "lstm-peep" in want:
+        results += bench_lstm_peep(s)
+    if "synth" in want:
+        results += bench_synth(s)
+    if "sample" in want:
+        results += bench_sampling(s)
+    if "text-sample" in want:
+        results += bench_text_sampling(s)
+    if "cache" in want:
+        r, n = bench_cache(cache, build_cache, s)
+        results += r
+        notes += n
     return {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
         "machine": platform.machine(),
+        "processor": _cpu_name(),
+        "mode": "tiny" if tiny else "quick" if quick else "full",
+        "repeats": s.repeats,
+        "seconds": time.perf_counter() - t0,
         "results": results,
+        "notes": notes,
     }
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="speed ratios against baselines, measured in one run")
-    p.add_argument("--quick", action="store_true", help="fewer repeats, fewer cases")
+    p.add_argument("--quick", action="store_true", help="fewer repeats, shorter sequences")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--only", action="append", choices=CASES, help="run only these (repeatable)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    p.add_argument("--cache", default=None, help="IAM-OnDB cache to time loading")
+    p.add_argument(
+        "--build-cache", action="store_true", help="build a cache from $GENSEQ_DATA/iamondb first"
+    )
+    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests: tiny sizes
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
-    res = run(a.quick)
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    res = run(a.quick, a.tiny, a.only, a.cache, a.build_cache)
     if a.json:
         print(json.dumps(res))
         return 0
-    print(f"torch {res['torch']}, {res['threads']} threads, {res['machine']}", file=sys.stderr)
+    print(
+        f"torch {res['torch']}, {res['threads']} threads of {res['cpus']} CPUs, "
+        f"{res['processor']} ({res['mode']}, median of {res['repeats']}, "
+        f"{res['seconds']:.0f} s)"
+    )
     for r in res["results"]:
-        print(
-            f"{r['name']}: {r['ours_per_s']:,.0f} vs {r['baseline_per_s']:,.0f} {r['unit']}/s "
-            f"= {r['ratio']:.2f}x (goal >= {r['goal']}x: {'met' if r['met'] else 'MISSED'})"
-        )
+        line = f"{r['name']}: {r['ours']:,.4g} {r['unit']}"
+        if r["baseline"] is not None:
+            line += f" vs {r['baseline']:,.4g}"
+        if r["ratio"] is not None:
+            line += f" = {r['ratio']:.2f}x"
+        if r["met"] is not None:
+            sign = "<=" if r["goal_on"] == "seconds" else ">="
+            line += f" (goal {sign} {r['goal']}: {'met' if r['met'] else 'MISSED'})"
+        print(line)
+    for n in res["notes"]:
+        print(f"note: {n}")
     return 0

@@ -193,9 +193,11 @@ def cmd_train(a: argparse.Namespace) -> int:
     from genseq.text.cli import train_config
     from genseq.text.model import count_parameters
     from genseq.train.checkpoint import load_tensors, model_class
+    from genseq.train.distributed import is_main
     from genseq.train.trainer import Trainer
 
     cfg = train_config(a)
+    say = print if is_main() else (lambda *a, **k: None)  # one voice under DDP
     out = Path(a.out)
     if a.resume:
         _, meta = load_tensors(out / "checkpoint.safetensors")
@@ -218,14 +220,14 @@ def cmd_train(a: argparse.Namespace) -> int:
         "crop_len": crop,
         "data": str(a.data),
     }
-    print(
+    say(
         f"genseq: {task}: {len(train):,} training / {len(valid):,} validation lines; "
         f"model {count_parameters(model):,} weights; {len(batches):,} updates per epoch",
         file=sys.stderr,
     )
     htask = HandTask(batches, vbatches, eval_batches=a.eval_batches)
     res = Trainer(model, htask, cfg, out, extra, progress=not a.no_progress).fit(resume=a.resume)
-    print(
+    say(
         f"genseq: {res['step']} updates, best validation {res['best']:.1f} nats per line; "
         f"model in {out}",
         file=sys.stderr,

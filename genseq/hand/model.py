@@ -30,7 +30,8 @@ from torch import Tensor, nn
 from genseq.nn.lstm import DeepLSTM, LSTMConfig, LSTMLayer, State
 from genseq.nn.mdn import MixtureDensityHead, mdn_sample, split_params
 from genseq.nn.mdn import clip_grad as clip_output_grad
-from genseq.nn.window import SoftWindow, u_grid
+from genseq.nn.scan import Linear, cell_forward, synth_scan
+from genseq.nn.window import SoftWindow, u_grid, window_phi
 
 SynthState = dict[str, Tensor]  # see SynthesisNet.initial_state
 STEPS_PER_CHAR = 40  # default sampling cap per character (IAM-OnDB: > 25 points a character)
@@ -282,34 +283,31 @@ class SynthesisNet(nn.Module):
         """strokes_in (B,T,3) shifted inputs, text (B,U) ids, text_mask (B,U) bool (default
         text != 0) -> ŷ (B,T,1+6M), final state [, φ (B,T,U+1) on u = 1..U+1].
 
-        Only layer 1 and the window run step by step: the x-part of layer 1's input projection
-        is one GEMM over the sequence, each step adds W_w w_{t-1} + W_hh h^1_{t-1} and runs the
+        Only layer 1 and the window run step by step, in `genseq.nn.scan.synth_scan` (in-place
+        forward, hand-written backward): the x-part of layer 1's input projection is one GEMM
+        over the sequence, each step adds [w_{t-1}, h^1_{t-1}] [W_w, W_hh]^T and runs the
         window; layers 2..N and the head then run once over the whole sequence."""
         B, T, _ = strokes_in.shape
         st = state if state is not None else self._zeros_like(strokes_in)
         chars = self.encode_text(text, text_mask, strokes_in.dtype)
         u = u_grid(chars.shape[1], strokes_in.device, strokes_in.dtype)
-        l1, clip = self.lstm1, self.cfg.lstm_grad_clip
-        w_x, w_w = l1.weight_ih.split([3, self.cfg.alphabet_size], dim=1)
-        w_w_t = w_w.t()
-        gx = F.linear(strokes_in, w_x, l1.bias_ih)  # eq 52, x_t part for every t at once
-        h, c, kappa, w = st["h1"], st["c1"], st["kappa"], st["w"]
-        hs, ws, phis = [], [], []
-        for gx_t in gx.unbind(1):  # unbind, not indexing: backward stays linear in T
-            h, c = l1.cell(torch.addmm(gx_t, w, w_w_t), h, c, clip)  # eq 52: + W_w w_{t-1}
-            w, kappa, phi = self.window(h, kappa, chars, None, u)  # eqs 46-51 -> w_t
-            hs.append(h)
-            ws.append(w)
-            if return_phi:
-                phis.append(phi)
-        new: SynthState = {"h1": h, "c1": c, "kappa": kappa, "w": w}
         if T == 0:
             y = strokes_in.new_zeros(B, 0, 1 + 6 * self.cfg.n_mixtures)
-            new.update({k: st[k] for k in ("h", "c") if k in st})
-            return (y, new, strokes_in.new_zeros(B, 0, u.shape[0])) if return_phi else (y, new)
-        y = self._upper_and_head(strokes_in, torch.stack(ws, 1), torch.stack(hs, 1), st, new)
+            same: SynthState = dict(st)
+            return (y, same, strokes_in.new_zeros(B, 0, u.shape[0])) if return_phi else (y, same)
+        l1 = self.lstm1
+        w_x, w_w = l1.weight_ih.split([3, self.cfg.alphabet_size], dim=1)
+        gx = F.linear(strokes_in.transpose(0, 1), w_x, l1.bias_ih)  # eq 52, x part, (T,B,4H)
+        hs, ws, phi, c, kappa = synth_scan(  # layer 1 + window, eqs 46-52 (genseq.nn.scan)
+            gx, w_w, l1.weight_hh, l1.bias_hh, l1.peep, self.window.proj.weight,
+            self.window.proj.bias, chars, u, st["h1"], st["c1"], st["kappa"], st["w"],
+            self.cfg.lstm_grad_clip,
+        )  # fmt: skip
+        hs, ws = hs.transpose(0, 1), ws.transpose(0, 1)
+        new: SynthState = {"h1": hs[:, -1], "c1": c, "kappa": kappa, "w": ws[:, -1]}
+        y = self._upper_and_head(strokes_in, ws, hs, st, new)
         y = _clip_out(y, self.cfg.output_grad_clip)
-        return (y, new, torch.stack(phis, 1)) if return_phi else (y, new)
+        return (y, new, phi.transpose(0, 1)) if return_phi else (y, new)
 
     # ---- one step: sampling and the reference path ---------------------------------------
     def step(
@@ -421,8 +419,9 @@ class SynthesisNet(nn.Module):
             seg_x: list[Tensor] = []  # points and φ since the active set last changed
             seg_phi: list[Tensor] = []
             t, next_cap = 0, min(cap_list, default=0)  # max_steps <= 0: no steps at all
+            step = _SamplingStep(self, B)
             while active and next_cap > 0:
-                y, st, phi = self.step(x, st, chars, u)
+                y, st, phi = step(x, st, chars, u)
                 stop = phi.gather(1, end).squeeze(1) > phi.masked_fill(outside, -torch.inf).amax(1)
                 x = _draw(y, self.cfg.n_mixtures, bias, generator)
                 seg_x.append(x)
@@ -456,6 +455,55 @@ class SynthesisNet(nn.Module):
             out_p.append(ph[:, : L + 1].cpu() if ph is not None else torch.zeros(0, L + 1))
             out_t.append(text[b, mask[b]].cpu())
         return Synthesis(out_s, out_p, stopped, out_t)
+
+
+class _SamplingStep:
+    """`SynthesisNet.step` for sampling (eval mode, no autograd), with less per-step overhead:
+    each layer's input and recurrent weights are concatenated and packed for oneDNN once per
+    `synthesize` call (`genseq.nn.scan.Linear`), so a layer is one GEMM on [input, h_{t-1}]
+    with the two biases summed, and the cell runs in place. Same maths as `step`; results
+    equal up to rounding (the GEMM's summation order), which tests check."""
+
+    def __init__(self, net: SynthesisNet, batch: int):
+        def fused(m: LSTMLayer) -> tuple[Linear, Tensor, Tensor | None]:
+            w = torch.cat([m.weight_ih, m.weight_hh], 1)  # (4H, I+H)
+            return Linear(w, batch), m.bias_ih + m.bias_hh, m.peep
+
+        self.l1 = fused(net.lstm1)
+        self.upper = [fused(m) for m in net.upper.layers] if net.upper is not None else []
+        self.w_p, self.b_p = net.window.proj.weight.t(), net.window.proj.bias
+        self.w_y, self.b_y = net.head.proj.weight.t(), net.head.proj.bias
+        self.K = net.cfg.n_window
+
+    @staticmethod
+    def _cell(layer: tuple[Linear, Tensor, Tensor | None], z: Tensor, c: Tensor) -> State:
+        lin, b, peep = layer
+        g = lin(z, bias=b)
+        h, c_new, tc = torch.empty_like(c), torch.empty_like(c), torch.empty_like(c)
+        cell_forward(g, c, c_new, tc, h, peep)
+        return h, c_new
+
+    def __call__(
+        self, x: Tensor, state: SynthState, chars: Tensor, u: Tensor
+    ) -> tuple[Tensor, SynthState, Tensor]:
+        K, U = self.K, chars.shape[1]
+        h1, c1 = self._cell(self.l1, torch.cat([x, state["w"], state["h1"]], 1), state["c1"])
+        p = torch.addmm(self.b_p, h1, self.w_p)  # eq 48
+        e = p[:, K:].exp()  # eqs 50-51: β, exp κ̂
+        kappa = state["kappa"] + e[:, K:]
+        phi = window_phi(p[:, :K], e[:, :K], kappa, u)  # eq 46
+        w = torch.bmm(phi[:, :U].unsqueeze(1), chars).squeeze(1)  # eq 47
+        new: SynthState = {"h1": h1, "c1": c1, "kappa": kappa, "w": w}
+        outs, below, hs, cs = [h1], h1, [], []
+        for n, layer in enumerate(self.upper):  # eq 53
+            z = torch.cat([x, w, below, state["h"][n]], 1)
+            below, c = self._cell(layer, z, state["c"][n])
+            outs.append(below)
+            hs.append(below)
+            cs.append(c)
+        if hs:
+            new["h"], new["c"] = torch.stack(hs), torch.stack(cs)
+        return torch.addmm(self.b_y, torch.cat(outs, 1), self.w_y), new, phi  # eq 3
 
 
 def _batch_dim(key: str) -> int:

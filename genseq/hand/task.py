@@ -49,6 +49,7 @@ from torch import Tensor, nn
 from genseq.errors import GenseqError
 from genseq.hand.model import inputs_targets
 from genseq.nn.mdn import mdn_mean, mdn_nll, split_params
+from genseq.train.distributed import shard_slice
 from genseq.train.trainer import Carry
 
 Batch = dict[str, Any]
@@ -102,6 +103,13 @@ class HandTask:
         self._cached: tuple[tuple[int, int], Batch, Tensor] | None = None
         self._window = [0.0, 0.0]  # points, sequences served since the last display
         self._shown = False
+        self.rank, self.world = 0, 1
+
+    def shard(self, rank: int, world: int) -> None:
+        """Data parallel: this process trains on its lines of every batch (rows `rank` of
+        `world`, genseq.train.distributed.shard_slice); the loss is scaled so that DDP's mean
+        of the ranks' gradients is the gradient of the whole batch's loss."""
+        self.rank, self.world = rank, world
 
     def num_batches(self) -> int:
         return len(self.train) * self.chunks
@@ -124,16 +132,24 @@ class HandTask:
             cut = slice(k * self.chunk_len, (k + 1) * self.chunk_len)
             inputs, targets, mask = inputs[:, cut], targets[:, cut], mask[:, cut]
             state = carry_to_state(model, carry) if k > 0 else None  # a new batch starts at 0
+        lines = max(int(batch["mask"].any(1).sum()), 1)  # of the whole (global) batch
+        points_all = int(mask.sum())
+        if self.world > 1:  # this rank's lines
+            rows = shard_slice(inputs.shape[0], self.rank, self.world)
+            inputs, targets, mask = inputs[rows], targets[rows], mask[rows]
+            batch = {**batch, "text": batch["text"][rows]}
+            if batch.get("text_mask") is not None:
+                batch["text_mask"] = batch["text_mask"][rows]
         y_hat, state = run_model(model, inputs, batch, state)
         total = mdn_nll(split_params(y_hat, model.n_mixtures), targets, mask).sum()  # Σ eq 26
         points = int(mask.sum())
-        lines = max(int(batch["mask"].any(1).sum()), 1)
-        per_seq = total / lines  # what is optimised: mean over the batch of L(x)
+        # what is optimised: mean over the batch of L(x) (x world: DDP averages the ranks)
+        per_seq = total * (self.world / lines)
         per_point = total / max(points, 1)  # what is logged (see the module docstring)
         loss = per_seq + (per_point - per_seq).detach()
         if self._shown:  # the trainer displayed the last window: start a new one
             self._window, self._shown = [0.0, 0.0], False
-        self._window[0] += points
+        self._window[0] += points_all
         self._window[1] += lines if k == 0 else 0
         new_carry = state_to_carry(model, state) if self.chunk_len > 0 else None
         return loss, float(points), new_carry

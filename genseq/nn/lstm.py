@@ -11,7 +11,9 @@ Two paths with the same parameters and the same results:
 - `forward(x)`: the whole sequence at once, for training. Without peepholes each layer is one
   fused `torch.lstm` call (oneDNN on CPU, cuDNN on GPU). With peepholes (or Graves' clip of
   the pre-activation derivatives) the input projection of each layer is hoisted out of the
-  time loop into one GEMM and only the recurrent part is stepped.
+  time loop into one GEMM and the recurrence runs in `genseq.nn.scan.lstm_scan` (in-place
+  forward, hand-written backward with one weight-gradient GEMM over all steps);
+  `LSTMLayer.forward_reference` is the plain autograd loop it is tested against.
 - `step(x_t, state)`: one time step with explicit state, for sampling.
 """
 
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from genseq.nn.scan import linear, lstm_scan
 
 State = tuple[Tensor, Tensor]  # (h, c), each (num_layers, B, H), like nn.LSTM
 
@@ -111,11 +115,24 @@ class LSTMLayer(nn.Module):
                 True,  # batch_first
             )
             return out, (h[0], c[0])
-        gx = F.linear(x, self.weight_ih, self.bias_ih)  # input projection hoisted: one GEMM
+        if x.shape[1] == 0:
+            return x.new_zeros(x.shape[0], 0, self.hidden_size), (h, c)
+        # input projection hoisted (one GEMM, time-major), recurrence in the BPTT kernel
+        gx = linear(x.transpose(0, 1), self.weight_ih, self.bias_ih)
+        out, h, c = lstm_scan(gx, h, c, self.weight_hh, self.bias_hh, self.peep, grad_clip)
+        return out.transpose(0, 1), (h, c)
+
+    def forward_reference(
+        self, x: Tensor, h: Tensor, c: Tensor, grad_clip: float = 0.0
+    ) -> tuple[Tensor, State]:
+        """The same as `forward`, by `cell` one step at a time under autograd (tests)."""
+        gx = F.linear(x, self.weight_ih, self.bias_ih)
         outs = []
         for gx_t in gx.unbind(1):  # unbind, not indexing: keeps backward linear in T
             h, c = self.cell(gx_t, h, c, grad_clip)
             outs.append(h)
+        if not outs:
+            return x.new_zeros(x.shape[0], 0, self.hidden_size), (h, c)
         return torch.stack(outs, 1), (h, c)
 
 
@@ -158,7 +175,8 @@ class DeepLSTM(nn.Module):
             outs.append(below)
             hs.append(h)
             cs.append(c)
-        return torch.cat(outs, -1), (torch.stack(hs), torch.stack(cs))
+        out = outs[0] if len(outs) == 1 else torch.cat(outs, -1)  # one layer: no copy
+        return out, (torch.stack(hs), torch.stack(cs))
 
     def step(
         self, x: Tensor, state: State | None = None, below: Tensor | None = None

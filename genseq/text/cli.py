@@ -41,11 +41,22 @@ def add_train_flags(p: argparse.ArgumentParser, lr: float = 1e-3) -> None:
     g.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     g.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data parallel over the processes of `torchrun --nproc_per_node=N -m genseq ...` "
+        "(DDP: gloo on CPU, nccl on GPU); --batch-size stays the global batch",
+    )
 
 
 def train_config(a: argparse.Namespace) -> TrainConfig:
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    if getattr(a, "distributed", False):
+        from genseq.train.distributed import init
+
+        init()  # before the data and the model: every rank builds the same ones
+    torch.manual_seed(a.seed)  # the model's initial weights follow --seed too
     return TrainConfig(
         optimizer=a.optimizer,
         lr=a.lr,
@@ -127,6 +138,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from genseq.text.model import TextModel, TextModelConfig, count_parameters
     from genseq.text.task import TextTask
     from genseq.train.checkpoint import load_tensors
+    from genseq.train.distributed import is_main
     from genseq.train.trainer import Trainer
 
     cfg = train_config(a)
@@ -163,7 +175,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         "seq_len": seq_len,
         "batch_size": batch,
     }
-    print(
+    say = print if is_main() else (lambda *a, **k: None)  # one report under torchrun
+    say(
         f"genseq: {corpus.name}: {len(vocab)} symbols, train {len(corpus.train):,} / "
         f"valid {len(corpus.valid):,}; model {count_parameters(model):,} weights; "
         f"{task.num_batches():,} updates per epoch",
@@ -171,7 +184,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     )
     trainer = Trainer(model, task, cfg, out, extra, progress=not a.no_progress)
     res = trainer.fit(resume=a.resume)
-    print(
+    say(
         f"genseq: {res['step']} updates, best valid {task.primary} {res['best']:.4f}; "
         f"model in {out}",
         file=sys.stderr,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from genseq.errors import GenseqError
 from genseq.text.corpus import Corpus, StreamBatches
 from genseq.text.evaluate import display, evaluate
 from genseq.text.model import TextModel, nll
+from genseq.train.distributed import shard_slice
 from genseq.train.trainer import Carry
 
 
@@ -26,6 +28,14 @@ class TextTask:
         self.batches = StreamBatches(corpus.train, batch_size, seq_len)
         self.seq_len, self.eval_batch_size = seq_len, eval_batch_size
         self.valid = corpus.valid[:eval_symbols] if eval_symbols > 0 else corpus.valid
+        self.rank, self.world = 0, 1
+
+    def shard(self, rank: int, world: int) -> None:
+        """Data parallel: this process trains on its streams of every batch (rows `rank` of
+        `world`, genseq.train.distributed.shard_slice); the others train on the rest."""
+        if world > self.batches.batch_size:
+            raise GenseqError(f"{world} processes need --batch-size >= {world}")
+        self.rank, self.world = rank, world
 
     def num_batches(self) -> int:
         return len(self.batches)
@@ -34,9 +44,18 @@ class TextTask:
         self, model: TextModel, epoch: int, i: int, carry: Carry
     ) -> tuple[Tensor, float, Carry]:
         x, y = self.batches.batch(i)  # the same streams every epoch, in order
+        n_all = y.numel()
+        if self.world > 1:
+            rows = shard_slice(x.shape[0], self.rank, self.world)
+            x, y = x[rows], y[rows]
         state = (carry["h"], carry["c"]) if carry else None
         logits, (h, c) = model(x, state)
-        return nll(logits, y).mean(), float(y.numel()), {"h": h, "c": c}
+        loss = nll(logits, y)
+        if self.world > 1:  # gradient: world x this shard's share of the global mean (DDP
+            # averages over ranks); value: this shard's mean (the trainer sums over ranks)
+            scaled = loss.sum() * (self.world / n_all)
+            return scaled + (loss.mean() - scaled).detach(), float(y.numel()), {"h": h, "c": c}
+        return loss.mean(), float(y.numel()), {"h": h, "c": c}
 
     def evaluate(self, model: TextModel) -> dict[str, float]:
         m = evaluate(model, self.valid, self.level, self.eval_batch_size, self.seq_len)

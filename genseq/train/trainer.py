@@ -7,6 +7,15 @@ best-model keeping, progress bar, metrics.jsonl, the loss-curve PNG and exact re
 Exact resume: batch k of the run is fully determined by (epoch, index) and the RNG state;
 checkpoints store the step, the carried hidden state, optimizer and RNG state, so a resumed
 run continues with the very numbers an uninterrupted one would have produced.
+
+Data parallel (`genseq.train.distributed`, torchrun + `--distributed`): when a process group
+is up, the model is wrapped in DistributedDataParallel and the task is told its shard
+(`task.shard(rank, world)`: its rows of every global batch, loss scaled so that the averaged
+gradient is the single-process one). The logged loss is summed over ranks (exact global mean);
+rank 0 takes the time-based decisions (checkpoint, --minutes) for all; only rank 0 writes
+files. Evaluation runs on every rank over the whole validation set (identical models, so
+identical metrics and lr decisions, no communication); a crash or Ctrl-C under DDP keeps the
+last periodic checkpoint (the final save needs every rank).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from tqdm import tqdm
 from genseq.errors import GenseqError
 from genseq.nn.noise import weight_noise
 from genseq.train import checkpoint as ckpt
+from genseq.train import distributed as ddp
 from genseq.train.optim import make_optimizer
 
 Carry = dict[str, Tensor] | None
@@ -95,7 +105,16 @@ class Trainer:
         self.out = Path(out_dir)
         self.extra = extra_config or {}
         self.progress = progress
+        self.rank, self.world = ddp.rank_world()
+        self.main = self.rank == 0  # the only rank that writes
+        self.net = model  # what the task runs: the model, or its DDP wrapper
+        if self.world > 1:
+            if not hasattr(task, "shard"):
+                raise GenseqError(f"{type(task).__name__} cannot be sharded over processes")
+            task.shard(self.rank, self.world)
         torch.manual_seed(cfg.seed)
+        if self.world > 1:  # after seeding: DDP broadcasts rank 0's weights (equal anyway)
+            self.net = ddp.wrap(model)
         self.opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum)
         self.step = 0
         self.carry: Carry = None
@@ -111,11 +130,26 @@ class Trainer:
         return self.out / "checkpoint.safetensors"
 
     def save_checkpoint(self) -> None:
+        """Every rank must call it under DDP (the carries and RNG states are gathered);
+        rank 0 writes."""
+        carry, rngs = self.carry, [torch.get_rng_state()]
+        if self.world > 1:
+            parts = ddp.all_gather((self.carry, rngs[0]))
+            rngs = [r for _, r in parts]
+            if carry is not None:  # the global batch's carry: the ranks' rows in order
+                carry = {
+                    k: torch.cat([p[k] for p, _ in parts], ddp.carry_batch_dim(v))
+                    for k, v in carry.items()
+                }
+        if not self.main:
+            return
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         opt_t, opt_meta = ckpt.optimizer_to_tensors(self.opt)
         tensors.update(opt_t)
-        tensors["rng.torch"] = torch.get_rng_state()
-        for k, v in (self.carry or {}).items():
+        tensors["rng.torch"] = rngs[0]
+        for r, state in enumerate(rngs[1:], 1):
+            tensors[f"rng.torch.rank{r}"] = state
+        for k, v in (carry or {}).items():
             tensors[f"carry.{k}"] = v
         meta = {
             "step": self.step,
@@ -125,6 +159,7 @@ class Trainer:
             "optimizer": opt_meta,
             "train": asdict(self.cfg),
             "has_carry": self.carry is not None,
+            "world": self.world,
             # enough to rebuild the model before any config.json exists
             "config": {"kind": self.model.kind, "model": self.model.config_dict(), **self.extra},
         }
@@ -143,14 +178,20 @@ class Trainer:
             self.cfg.optimizer, self.model.parameters(), self.cfg.lr, self.cfg.momentum
         )
         ckpt.optimizer_from_tensors(self.opt, tensors, meta["optimizer"])
-        torch.set_rng_state(tensors["rng.torch"])
+        own = f"rng.torch.rank{self.rank}"  # this rank's stream, if the run had as many ranks
+        same = meta.get("world", 1) == self.world
+        torch.set_rng_state(tensors[own] if same and own in tensors else tensors["rng.torch"])
         carry = {k[6:]: v for k, v in tensors.items() if k.startswith("carry.")}
+        if self.world > 1:  # this rank's rows of the global carry
+            carry = {k: ddp.shard_rows(v, ddp.carry_batch_dim(v)) for k, v in carry.items()}
         self.carry = carry if meta["has_carry"] else None
         self.step, self.best, self.bad_evals = meta["step"], meta["best"], meta["bad_evals"]
         self.run_loss, self.run_units = meta["run"]
         # drop log lines written after the checkpoint: they will be written again
         self.history = [r for r in self._read_metrics() if r["step"] <= self.step]
-        self._rewrite_metrics()
+        ddp.barrier()  # every rank has read metrics.jsonl before rank 0 rewrites it
+        if self.main:
+            self._rewrite_metrics()
 
     # ---- metrics ------------------------------------------------------------------------------
     @property
@@ -167,11 +208,15 @@ class Trainer:
         ckpt.atomic_write_text(self.metrics_path, text)
 
     def _log(self, record: dict[str, Any]) -> None:
-        self.history.append(record)
+        self.history.append(record)  # on every rank: decisions read the history
+        if not self.main:
+            return
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
     def plot(self) -> None:
+        if not self.main:
+            return
         from genseq.train.plot import plot_curves
 
         plot_curves(self.history, self.out / "loss.png", self.task.primary)
@@ -191,20 +236,23 @@ class Trainer:
     def train_step(self, epoch: int, i: int) -> tuple[float, float]:
         self.model.train()
         with weight_noise(self.model, self.cfg.weight_noise):
-            loss, units, self.carry = self.task.loss(self.model, epoch, i, self.carry)
+            loss, units, self.carry = self.task.loss(self.net, epoch, i, self.carry)
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-        if not math.isfinite(loss.item()):  # before the update: the checkpoint stays usable
+            loss.backward()  # under DDP: gradients averaged over the ranks here
+        value, units = loss.item(), float(units)
+        if self.world > 1:  # the global batch's mean: Σ value·units / Σ units over ranks
+            total, units = ddp.all_sum([value * units, units])
+            value = total / units if units > 0 else 0.0
+        if not math.isfinite(value):  # before the update: the checkpoint stays usable
             raise GenseqError(
-                f"training diverged at step {self.step} (loss {loss.item()}); "
-                "lower --lr or set --clip"
+                f"training diverged at step {self.step} (loss {value}); lower --lr or set --clip"
             )
         if self.cfg.clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
         self.opt.step()
         if self.carry is not None:
             self.carry = {k: v.detach() for k, v in self.carry.items()}  # truncated BPTT
-        return loss.item(), units
+        return value, units
 
     def evaluate(self) -> dict[str, float]:
         self.model.eval()
@@ -214,7 +262,8 @@ class Trainer:
         improved = primary < self.best
         if improved:
             self.best, self.bad_evals = primary, 0
-            ckpt.save_model(self.out, self.model, {**self.extra, "step": self.step, "valid": m})
+            if self.main:
+                ckpt.save_model(self.out, self.model, {**self.extra, "step": self.step, "valid": m})
         else:
             self.bad_evals += 1
             if self.bad_evals >= self.cfg.patience:
@@ -231,7 +280,7 @@ class Trainer:
             if not self.ckpt_path.is_file():
                 raise GenseqError(f"nothing to resume: {self.ckpt_path} does not exist")
             self.resume()
-        elif self.metrics_path.exists():
+        elif self.metrics_path.exists() and self.main:
             self.metrics_path.unlink()
         nb = self.task.num_batches()
         if nb <= 0:
@@ -242,15 +291,16 @@ class Trainer:
         bar = tqdm(
             total=limit or None,
             initial=self.step,
-            disable=not self.progress,
+            disable=not (self.progress and self.main),
             unit="step",
             dynamic_ncols=True,
             mininterval=1.0,
         )
         win_units, win_t = 0.0, time.time()
-        interrupted = False
+        interrupted = failed = False
+        stop = False
         try:
-            while (limit == 0 or self.step < limit) and time.time() < deadline:
+            while (limit == 0 or self.step < limit) and not stop:
                 epoch, i = divmod(self.step, nb)
                 if i == 0:
                     self.carry = None  # a new epoch starts its streams from a zero state
@@ -288,20 +338,29 @@ class Trainer:
                 bar.update(1)
                 if self.step % self.cfg.eval_every == 0:
                     self.evaluate()
-                if time.time() - last_ckpt >= self.cfg.checkpoint_every:
+                save = time.time() - last_ckpt >= self.cfg.checkpoint_every
+                stop = time.time() >= deadline
+                if self.world > 1:  # rank 0's clock decides for all
+                    save, stop = ddp.broadcast_flags([save, stop])
+                if save:
                     self.save_checkpoint()
                     last_ckpt = time.time()
                 if self.on_step is not None:
                     self.on_step(self.step)
         except KeyboardInterrupt:
             interrupted = True
+        except BaseException:
+            failed = True
+            raise
         finally:
             bar.close()
-            self.save_checkpoint()  # nothing lost on Ctrl-C or a crash
+            if self.world == 1 or not (interrupted or failed):
+                self.save_checkpoint()  # nothing lost on Ctrl-C or a crash (single process)
         if interrupted:
             raise KeyboardInterrupt
         if not self.history or "valid_" + self.task.primary not in self.history[-1]:
             self.evaluate()
-        if not (self.out / "model.safetensors").is_file():  # never improved on inf: keep last
+        if self.main and not (self.out / "model.safetensors").is_file():  # never improved: last
             ckpt.save_model(self.out, self.model, {**self.extra, "step": self.step})
+        ddp.barrier()  # every file is written when fit returns, on every rank
         return {"step": self.step, "best": self.best, "minutes": (time.time() - t0) / 60}

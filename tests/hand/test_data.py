@@ -237,5 +237,6 @@ def test_register_exposes_hand_group():
     p = argparse.ArgumentParser()
     hs = hand_cli.register(p.add_subparsers(dest="command"))
     assert hs is hand_cli.HAND_COMMANDS
-    hs.add_parser("train").set_defaults(func=lambda a: 0)  # others add theirs later
-    assert p.parse_args(["hand", "train"]).hand_command == "train"
+    hs.add_parser("extra").set_defaults(func=lambda a: 0)  # others can add theirs
+    assert p.parse_args(["hand", "extra"]).hand_command == "extra"
+    assert {"prepare", "show", "train", "eval", "sample"} <= set(hs.choices)

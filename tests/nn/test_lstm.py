@@ -1,7 +1,9 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from genseq.nn.lstm import DeepLSTM, LSTMConfig, LSTMLayer
+from genseq.nn.scan import lstm_scan
 
 
 def _net(peep: bool, layers: int = 3, below: int = 0, dtype=torch.float32) -> DeepLSTM:
@@ -118,6 +120,35 @@ def test_derivative_clip_limits_preactivation_grads():
         return orig(gx, h, c, grad_clip)
 
     layer.cell = spy
-    y, _ = layer(x, h, c, grad_clip=1e-3)
+    y, _ = layer.forward_reference(x, h, c, grad_clip=1e-3)
     (y * 1000).sum().backward()
     assert gx_seen and max(gx_seen) <= 1e-3 + 1e-9
+    # the BPTT kernel of the fast path: dL/d(W_ih x_t + b) is clipped the same way
+    gx = F.linear(x.transpose(0, 1), layer.weight_ih, layer.bias_ih).detach().requires_grad_()
+    out, _, _ = lstm_scan(gx, h, c, layer.weight_hh, layer.bias_hh, None, 1e-3)
+    (out * 1000).sum().backward()
+    assert 0 < gx.grad.abs().max() <= 1e-3 + 1e-9
+
+
+@pytest.mark.parametrize("peep,clip", [(False, 0.0), (True, 0.0), (False, 0.05), (True, 0.05)])
+def test_bptt_kernel_equals_autograd_loop(peep, clip):
+    """`forward` (genseq.nn.scan.lstm_scan) vs `forward_reference` (autograd through `cell`):
+    outputs, final state and every gradient, with peepholes and an active derivative clip."""
+    torch.manual_seed(0)
+    layer = LSTMLayer(5, 6, peepholes=peep).double()
+    x = torch.randn(3, 9, 5, dtype=torch.double, requires_grad=True)
+    h = torch.randn(3, 6, dtype=torch.double, requires_grad=True)
+    c = torch.randn(3, 6, dtype=torch.double, requires_grad=True)
+    clip = clip if (clip or peep) else 1e9  # no peepholes and no clip would take torch.lstm
+    res = []
+    for f in (layer.forward, layer.forward_reference):
+        y, (hT, cT) = f(x, h, c, clip)
+        g = torch.Generator().manual_seed(1)
+        loss = sum(
+            (v * torch.randn(v.shape, generator=g, dtype=v.dtype)).sum() for v in (y, hT, cT)
+        )
+        res.append([y, hT, cT, *torch.autograd.grad(loss, [x, h, c, *layer.parameters()])])
+    for a, b in zip(*res, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+    if clip == 0.0:
+        assert torch.autograd.gradcheck(lambda x, h, c: layer(x, h, c)[0], (x, h, c))

@@ -1,0 +1,362 @@
+"""Hand-written BPTT kernels for the recurrences autograd would otherwise unroll step by step.
+
+`lstm_scan`: one LSTM layer (eqs 7-11) over a sequence given its hoisted input projection, with
+optional peepholes and Graves' clip of the pre-activation derivatives (the cases the fused
+`torch.lstm` kernel cannot do). `synth_scan`: SynthesisNet's layer 1 and soft window together
+(eqs 46-52), the part of §5's network that has to be stepped.
+
+Why: eager autograd records ~25 nodes per step and takes the weight gradients as T small GEMMs
+with a reduction over B only. Here the forward runs the cell with in-place ops into
+preallocated (T, B, ·) buffers, the backward runs one step loop of elementwise ops plus one
+GEMM for the recurrent derivative, and every weight gradient is one GEMM over all T·B rows
+after the loop. On CPU (float32) the GEMMs go through oneDNN: the per-step ones with the
+weight packed once per sequence (`Linear`), the large ones through `mm` / `linear`; that is
+2-3x faster than torch's BLAS call here (MKL on AMD EPYC). Elsewhere (float64, GPU) addmm.
+The results equal the step-by-step reference paths (`LSTMLayer.forward_reference`,
+`SynthesisNet.forward_stepped`) to rounding; tests check values and gradients (gradcheck).
+
+Layout: time-major (T, B, ·) inside; gate order i, f, g, o as in `nn.LSTM`. Not twice
+differentiable (backward is not itself recorded).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+_sig_bw = torch.ops.aten.sigmoid_backward.grad_input  # (grad, sigmoid(x)) -> grad * s (1 - s)
+_tanh_bw = torch.ops.aten.tanh_backward.grad_input  # (grad, tanh(x)) -> grad * (1 - t²)
+_tanh_bw_fn = torch.ops.aten.tanh_backward.default
+_MKLDNN_OK: bool | None = None
+
+
+def _mkldnn_ok() -> bool:
+    """Whether this torch has oneDNN's packed-weight linear (the op Inductor uses on CPU)."""
+    global _MKLDNN_OK
+    if _MKLDNN_OK is None:
+        try:
+            w = torch.ops.mkldnn._reorder_linear_weight(torch.ones(4, 3), 2)
+            y = torch.ops.mkldnn._linear_pointwise(torch.ones(2, 3), w, None, "none", [], "")
+            _MKLDNN_OK = bool(torch.equal(y, torch.full((2, 4), 3.0)))
+        except (AttributeError, RuntimeError, NotImplementedError):
+            _MKLDNN_OK = False
+    return _MKLDNN_OK
+
+
+def _onednn(*ts: Tensor) -> bool:
+    return _mkldnn_ok() and all(
+        t.device.type == "cpu" and t.dtype == torch.float32 and t.numel() > 0 for t in ts
+    )
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """a @ b (2-D). CPU float32: through oneDNN, which runs the large GEMMs of a training step
+    ~2x faster than torch's BLAS (MKL's sgemm) on some CPUs (AMD EPYC here)."""
+    if _onednn(a, b):
+        a, w = _dense(a), _dense(b.t())
+        return torch.ops.mkldnn._linear_pointwise(a, w, None, "none", [], "")
+    return a @ b
+
+
+def _dense(t: Tensor) -> Tensor:
+    """t itself if it is row- or column-major, else a row-major copy (oneDNN is slow on other
+    strides)."""
+    return t if t.is_contiguous() or t.t().is_contiguous() else t.contiguous()
+
+
+class _OneDNNLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w, b):  # type: ignore[override]
+        x2 = x.reshape(-1, x.shape[-1])
+        ctx.save_for_backward(x2, w)
+        ctx.has_bias, ctx.shape = b is not None, x.shape
+        y = torch.ops.mkldnn._linear_pointwise(x2, w, b, "none", [], "")
+        return y.view(*x.shape[:-1], w.shape[0])
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy):  # type: ignore[override]
+        x2, w = ctx.saved_tensors
+        dy2 = dy.reshape(-1, dy.shape[-1])
+        need = ctx.needs_input_grad
+        dx = mm(dy2, w).view(ctx.shape) if need[0] else None
+        dw = mm(dy2.t(), x2) if need[1] else None
+        db = dy2.sum(0) if ctx.has_bias and need[2] else None
+        return dx, dw, db
+
+
+def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
+    """F.linear; CPU float32 forward and backward GEMMs through oneDNN (see `mm`)."""
+    if _onednn(x, w):
+        return _OneDNNLinear.apply(x, w, b)
+    return F.linear(x, w, b)
+
+
+class Linear:
+    """x W^T (+ add) for a weight W used at every step of a loop. CPU float32: oneDNN with W
+    packed once (2-3x faster than addmm at batch 8-32, where the per-step GEMMs live);
+    otherwise (float64, GPU, no oneDNN) addmm."""
+
+    def __init__(self, w: Tensor, batch: int):
+        self.w_t = w.t()
+        self.packed = None
+        if w.device.type == "cpu" and w.dtype == torch.float32 and batch > 0 and _mkldnn_ok():
+            self.packed = torch.ops.mkldnn._reorder_linear_weight(w.detach().contiguous(), batch)
+
+    def __call__(self, x: Tensor, add: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
+        if self.packed is not None and x.shape[0] > 0:
+            if add is None:
+                return torch.ops.mkldnn._linear_pointwise(x, self.packed, bias, "none", [], "")
+            return torch.ops.mkldnn._linear_pointwise.binary(x, add, self.packed, bias, "add")
+        out = x @ self.w_t if add is None else torch.addmm(add, x, self.w_t)
+        return out if bias is None else out.add_(bias)
+
+
+# eq 46's exponent is floored here: exp(-80) ~ 2e-35 is far below anything that matters, and
+# exp() of large negative arguments (denormal results) is several times slower on CPU.
+_Z_MIN = -80.0
+
+
+def cell_forward(
+    g: Tensor, c: Tensor, c_out: Tensor, tc_out: Tensor, h_out: Tensor, peep: Tensor | None
+) -> None:
+    """In place: g (B,4H) pre-activations -> activations (σi, σf, tanh g, σo); writes
+    c_t, tanh(c_t), h_t into the given buffers (eqs 7-11)."""
+    H = c.shape[-1]
+    i_f, gg, o = g[:, : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
+    if peep is not None:  # eqs 7-8: + w_ci ⊙ c_{t-1}, + w_cf ⊙ c_{t-1}
+        i_f.view(-1, 2, H).addcmul_(peep[:2], c.unsqueeze(1))
+    i_f.sigmoid_()
+    gg.tanh_()
+    torch.mul(i_f[:, H:], c, out=c_out)  # eq 9
+    c_out.addcmul_(i_f[:, :H], gg)
+    if peep is not None:  # eq 10: + w_co ⊙ c_t
+        o.addcmul_(peep[2], c_out)
+    o.sigmoid_()
+    torch.tanh(c_out, out=tc_out)
+    torch.mul(o, tc_out, out=h_out)  # eq 11
+
+
+def _cell_backward(
+    a: Tensor,
+    c_prev: Tensor,
+    tc: Tensor,
+    dh: Tensor,
+    dc: Tensor,
+    d: Tensor,
+    peep: Tensor | None,
+) -> Tensor:
+    """One step back: activations a (B,4H), c_{t-1}, tanh(c_t), dL/dh_t, dL/dc_t (from t+1)
+    -> writes dL/d pre-activations (unclipped) into d (B,4H), returns dL/dc_{t-1}."""
+    H = c_prev.shape[-1]
+    si, sf, tg, so = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+    di, df, dg, do = d[:, :H], d[:, H : 2 * H], d[:, 2 * H : 3 * H], d[:, 3 * H :]
+    _sig_bw(dh * tc, so, grad_input=do)
+    dc = dc + _tanh_bw_fn(dh * so, tc)
+    if peep is not None:
+        dc.addcmul_(do, peep[2])
+    _sig_bw(dc * tg, si, grad_input=di)
+    _sig_bw(dc * c_prev, sf, grad_input=df)
+    _tanh_bw(dc * si, tg, grad_input=dg)
+    dc_prev = dc * sf
+    if peep is not None:
+        dc_prev.addcmul_(di, peep[0]).addcmul_(df, peep[1])
+    return dc_prev
+
+
+def _peep_grad(D: Tensor, C: Tensor, H: int) -> Tensor:
+    """dL/d(w_ci, w_cf, w_co) (3,H) from unclipped D (T,B,4H) and C = (c_0..c_T) (T+1,B,H)."""
+    return torch.stack(
+        [
+            (D[..., :H] * C[:-1]).sum((0, 1)),
+            (D[..., H : 2 * H] * C[:-1]).sum((0, 1)),
+            (D[..., 3 * H :] * C[1:]).sum((0, 1)),
+        ]
+    )
+
+
+class _LSTMScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, gx, h0, c0, w_hh, b_hh, peep, clip):  # type: ignore[override]
+        T, B, G = gx.shape
+        H = G // 4
+        gxb = gx + b_hh
+        Hs = gx.new_empty(T + 1, B, H)  # h_0 .. h_T
+        C = gx.new_empty(T + 1, B, H)  # c_0 .. c_T
+        TC = gx.new_empty(T, B, H)  # tanh(c_1) .. tanh(c_T)
+        Hs[0], C[0] = h0, c0
+        rec = Linear(w_hh, B)
+        A = []  # per step: pre-activations, then (in place) activations, kept for backward
+        for t in range(T):
+            A.append(rec(Hs[t], add=gxb[t]))
+            cell_forward(A[t], C[t], C[t + 1], TC[t], Hs[t + 1], peep)
+        ctx.save_for_backward(w_hh, peep)
+        ctx.buf, ctx.clip = (A, Hs, C, TC), clip
+        return Hs[1:], Hs[T].clone(), C[T].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dHs, dhT, dcT):  # type: ignore[override]
+        w_hh, peep = ctx.saved_tensors
+        A, Hs, C, TC = ctx.buf
+        T, B, H = TC.shape
+        G = 4 * H
+        clip = ctx.clip
+        D = Hs.new_empty(T, B, G)  # dL/d pre-activations, unclipped
+        Dc = torch.empty_like(D) if clip > 0 else D  # ... clipped: what reaches W, x, h
+        dHs = dHs.contiguous()
+        back = Linear(w_hh.t(), B)  # d pre-activations -> dL/dh_{t-1}
+        dh = dHs[T - 1] + dhT if T > 0 else dhT
+        dc = dcT
+        for t in range(T - 1, -1, -1):
+            if t < T - 1:
+                dh = back(Dc[t + 1], add=dHs[t])
+            dc = _cell_backward(A[t], C[t], TC[t], dh, dc, D[t], peep)
+            if clip > 0:
+                torch.clamp(D[t], -clip, clip, out=Dc[t])
+        flat = Dc.view(T * B, G)
+        dw_hh = mm(flat.t(), Hs[:-1].reshape(T * B, H))
+        db_hh = flat.sum(0)
+        dh0 = Dc[0] @ w_hh if T > 0 else dh
+        dpeep = _peep_grad(D, C, H) if peep is not None else None
+        return Dc, dh0, dc, dw_hh, db_hh, dpeep, None
+
+
+def lstm_scan(
+    gx: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor,
+    peep: Tensor | None = None,
+    clip: float = 0.0,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """gx (T,B,4H) = W_ih x_t + b_ih for every t, h0, c0 (B,H) -> h_1..h_T (T,B,H), h_T, c_T.
+    clip > 0: dL/d pre-activations clamped to [-clip, clip] (not the peephole terms)."""
+    return _LSTMScan.apply(gx, h0, c0, w_hh, b_hh, peep, float(clip))
+
+
+class _SynthScan(torch.autograd.Function):
+    """Layer 1 + window (eqs 46-52). Per step: gates = gx_t + b_hh + [w_{t-1}, h_{t-1}] W^T
+    with W = [W_w, W_hh]; the cell gives h_t; (α̂, β̂, κ̂) = W_p h_t + b_p; β = exp β̂,
+    κ_t = κ_{t-1} + exp κ̂; φ(u) = Σ_k exp(α̂_k - β_k (κ_k - u)²); w_t = Σ_{u<=U} φ(u) c_u."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx, gx, w_w, w_hh, b_hh, peep, w_p, b_p, chars, u, h0, c0, kappa0, w0, clip
+    ):
+        T, B, G = gx.shape
+        H, A, K, U = G // 4, w_w.shape[1], w_p.shape[0] // 3, chars.shape[1]
+        W = torch.cat([w_w, w_hh], 1)  # (4H, A+H)
+        rec, wp_t = Linear(W, B), w_p.t()
+        gxb = gx + b_hh
+        Ag = []  # per step: pre-activations, then (in place) activations
+        WH = gx.new_empty(T + 1, B, A + H)  # [w_t, h_t] for t = 0..T
+        C = gx.new_empty(T + 1, B, H)
+        TC = gx.new_empty(T, B, H)
+        P = gx.new_empty(T, B, 3 * K)  # (α̂, β̂, κ̂)
+        EX = gx.new_empty(T, B, 2 * K)  # (β, exp κ̂)
+        KAP = gx.new_empty(T + 1, B, K)  # κ_0 .. κ_T
+        PHI = gx.new_empty(T, B, U + 1)
+        WH[0, :, :A], WH[0, :, A:], C[0], KAP[0] = w0, h0, c0, kappa0
+        for t in range(T):
+            Ag.append(rec(WH[t], add=gxb[t]))  # eq 52
+            h = WH[t + 1, :, A:]
+            cell_forward(Ag[t], C[t], C[t + 1], TC[t], h, peep)
+            torch.addmm(b_p, h, wp_t, out=P[t])  # eq 48
+            torch.exp(P[t, :, K:], out=EX[t])  # eqs 50-51
+            torch.add(KAP[t], EX[t, :, K:], out=KAP[t + 1])
+            d = KAP[t + 1].unsqueeze(-1) - u  # (B,K,U+1)
+            e = P[t, :, :K].unsqueeze(-1) - EX[t, :, :K].unsqueeze(-1) * (d * d)
+            e = e.clamp_min_(_Z_MIN).exp_()
+            torch.sum(e, 1, out=PHI[t])  # eq 46
+            WH[t + 1, :, :A] = torch.bmm(PHI[t, :, :U].unsqueeze(1), chars).squeeze(1)  # eq 47
+        ctx.save_for_backward(W, peep, w_p, chars, u)
+        ctx.buf = (Ag, WH, C, TC, P, EX, KAP)
+        ctx.clip, ctx.A = clip, A
+        Hs, Ws = WH[1:, :, A:].contiguous(), WH[1:, :, :A].contiguous()
+        return Hs, Ws, PHI, C[T].clone(), KAP[T].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dHs, dWs, dPHI, dcT, dkT):  # type: ignore[override]
+        W, peep, w_p, chars, u = ctx.saved_tensors
+        Ag, WH, C, TC, P, EX, KAP = ctx.buf
+        clip, A = ctx.clip, ctx.A
+        T, B, H = TC.shape
+        G, K, U = 4 * H, w_p.shape[0] // 3, chars.shape[1]
+        D = WH.new_empty(T, B, G)
+        Dc = torch.empty_like(D) if clip > 0 else D
+        DP = WH.new_empty(T, B, 3 * K)  # dL/d(α̂, β̂, κ̂)
+        dwh = WH.new_zeros(B, A + H)  # dL/d[w_t, h_t] through step t+1's gates
+        dHs, dWs = dHs.contiguous(), dWs.contiguous()
+        back = Linear(W.t(), B)  # d pre-activations -> dL/d[w_{t-1}, h_{t-1}]
+        dc, dk = dcT, dkT
+        for t in range(T - 1, -1, -1):
+            dw = dWs[t] + dwh[:, :A]
+            # window (eqs 46-51) backward; e recomputed from the saved (α̂, β, κ_t)
+            beta, ek = EX[t, :, :K], EX[t, :, K:]
+            d = KAP[t + 1].unsqueeze(-1) - u
+            e = (P[t, :, :K].unsqueeze(-1) - beta.unsqueeze(-1) * (d * d)).clamp_min_(_Z_MIN).exp_()
+            dphi = dPHI[t].clone()
+            dphi[:, :U] += torch.bmm(chars, dw.unsqueeze(-1)).squeeze(-1)  # eq 47
+            ge = e.mul_(dphi.unsqueeze(1))  # dL/d exponent (B,K,U+1)
+            ged = ge * d
+            dp = DP[t]
+            torch.sum(ge, -1, out=dp[:, :K])  # α̂
+            torch.mul((ged * d).sum(-1), beta, out=dp[:, K : 2 * K]).neg_()  # β̂ = log β
+            dk = dk - 2.0 * beta * ged.sum(-1)  # κ_t
+            torch.mul(dk, ek, out=dp[:, 2 * K :])  # κ̂
+            dh = torch.addmm(dHs[t] + dwh[:, A:], dp, w_p)  # eq 48 + h_t's other uses
+            dc = _cell_backward(Ag[t], C[t], TC[t], dh, dc, D[t], peep)
+            if clip > 0:
+                torch.clamp(D[t], -clip, clip, out=Dc[t])
+            dwh = back(Dc[t])
+        flat = Dc.view(T * B, G)
+        dW = mm(flat.t(), WH[:-1].reshape(T * B, A + H))
+        hs = WH[1:, :, A:].reshape(T * B, H)
+        dwp = mm(DP.view(T * B, 3 * K).t(), hs)
+        dpeep = _peep_grad(D, C, H) if peep is not None else None
+        return (
+            Dc,
+            dW[:, :A],
+            dW[:, A:],
+            flat.sum(0),
+            dpeep,
+            dwp,
+            DP.view(T * B, 3 * K).sum(0),
+            None,
+            None,
+            dwh[:, A:],
+            dc,
+            dk,
+            dwh[:, :A],
+            None,
+        )
+
+
+def synth_scan(
+    gx: Tensor,
+    w_w: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor,
+    peep: Tensor | None,
+    w_p: Tensor,
+    b_p: Tensor,
+    chars: Tensor,
+    u: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    kappa0: Tensor,
+    w0: Tensor,
+    clip: float = 0.0,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """gx (T,B,4H) = x-part of layer 1's input projection + b_ih; w_w (4H,A) its window part;
+    w_p, b_p the window's projection (3K,H), (3K,); chars (B,U,A) masked one-hot; u (U+1,);
+    state h0, c0 (B,H), kappa0 (B,K), w0 (B,A) -> h_1..h_T (T,B,H), w_1..w_T (T,B,A),
+    φ (T,B,U+1), c_T, κ_T."""
+    return _SynthScan.apply(
+        gx, w_w, w_hh, b_hh, peep, w_p, b_p, chars, u, h0, c0, kappa0, w0, float(clip)
+    )

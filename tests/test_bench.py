@@ -1,0 +1,50 @@
+"""`genseq bench` smoke test at tiny sizes (--tiny): every case runs and the JSON is one
+object with the documented fields. Speed is not asserted."""
+
+from __future__ import annotations
+
+import json
+
+from genseq.cli import main
+
+FIELDS = {"name", "ours", "baseline", "unit", "ratio", "goal", "goal_on", "met"}
+
+
+def _bench(capsys, *args: str) -> dict:
+    capsys.readouterr()
+    assert main(["bench", "--tiny", "--json", "--threads", "1", *args]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1  # exactly one JSON object on stdout
+    return json.loads(out)
+
+
+def test_bench_tiny_json(capsys):
+    res = _bench(capsys)
+    assert res["threads"] == 1 and res["mode"] == "tiny"
+    names = [r["name"] for r in res["results"]]
+    for case in ("vs nn.LSTM", "fraction of GEMM", "LSTMCell-style", "forward_stepped",
+                 "sample 1 line", "sample 2 lines", "text sample"):  # fmt: skip
+        assert any(case in n for n in names), (case, names)
+    for r in res["results"]:
+        assert FIELDS <= r.keys(), r
+        assert r["ours"] > 0 and r["ratio"] > 0
+        assert r["met"] == (r["ours"] <= r["goal"] if r["goal_on"] == "seconds"
+                            else r["ratio"] >= r["goal"])  # fmt: skip
+    assert any("cache" in n and "skipped" in n for n in res["notes"])
+
+
+def test_bench_cache_load(capsys, tmp_path, monkeypatch):
+    from tests.hand.conftest import build_iam
+
+    build_iam(tmp_path / "iamondb", packed=True)
+    monkeypatch.setenv("GENSEQ_DATA", str(tmp_path))
+    res = _bench(capsys, "--only", "cache", "--build-cache")
+    (r,) = res["results"]
+    assert r["name"].startswith("iam cache load") and r["ours"] > 0 and r["met"] is None
+    assert any("built" in n for n in res["notes"])
+
+
+def test_bench_text_output(capsys):
+    assert main(["bench", "--tiny", "--threads", "1", "--only", "text-sample"]) == 0
+    out = capsys.readouterr().out
+    assert "text sample" in out and "chars/s" in out
