@@ -126,3 +126,40 @@ def same_cache(a, b) -> None:
     assert a.points.dtype == b.points.dtype == np.float32
     assert a.stats == b.stats and a.alphabet == b.alphabet
     assert a.meta == b.meta
+
+
+# ---- a tiny prepared cache and tiny trained networks, shared by the CLI tests ----------------
+def train_tiny(cache: Path, out: Path, task: str, *extra: str) -> int:
+    """`genseq hand train` a tiny network in a few seconds (plumbing, not quality)."""
+    from genseq.cli import main
+
+    return main(["hand", "train", "--task", task, "--data", str(cache), "--out", str(out),
+                 "--hidden", "16", "--layers", "2", "--mixtures", "3", "--window", "2",
+                 "--batch-size", "2", "--steps", "4", "--eval-every", "2", "--no-progress",
+                 *extra])
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory) -> Path:
+    from genseq.cli import main
+
+    root = tmp_path_factory.mktemp("iam") / "iamondb"
+    build_iam(root, packed=True)
+    out = root.parent / "iam.npz"
+    assert main(["hand", "prepare", "--iam", str(root), "--out", str(out), "--quiet",
+                 "--workers", "1"]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_synth(tiny_cache, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    assert train_tiny(tiny_cache, out, "synth") == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_predict(tiny_cache, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("predict")
+    assert train_tiny(tiny_cache, out, "predict") == 0
+    return out

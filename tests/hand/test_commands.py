@@ -6,59 +6,21 @@ import pytest
 
 from genseq.cli import main
 
-from .conftest import build_iam
+from .conftest import train_tiny
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    root = tmp_path_factory.mktemp("iam") / "iamondb"
-    build_iam(root, packed=True)
-    out = root.parent / "iam.npz"
-    assert (
-        main(
-            ["hand", "prepare", "--iam", str(root), "--out", str(out), "--quiet", "--workers", "1"]
-        )
-        == 0
-    )
-    return out
+@pytest.fixture
+def cache(tiny_cache):
+    return tiny_cache
+
+
+@pytest.fixture
+def synth(tiny_synth):
+    return tiny_synth
 
 
 def _train(cache, out, task, *extra):
-    return main(
-        [
-            "hand",
-            "train",
-            "--task",
-            task,
-            "--data",
-            str(cache),
-            "--out",
-            str(out),
-            "--hidden",
-            "16",
-            "--layers",
-            "2",
-            "--mixtures",
-            "3",
-            "--window",
-            "2",
-            "--batch-size",
-            "2",
-            "--steps",
-            "4",
-            "--eval-every",
-            "2",
-            "--no-progress",
-            *extra,
-        ]
-    )
-
-
-@pytest.fixture(scope="module")
-def synth(cache, tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth")
-    assert _train(cache, out, "synth") == 0
-    return out
+    return train_tiny(cache, out, task, *extra)
 
 
 def test_predict_train_eval_sample(cache, tmp_path, capsys):

@@ -26,8 +26,6 @@ from genseq.hand.sample import HandModel, synthesize_lines
 from genseq.hand.strokes import NormStats
 from genseq.nn.mdn import offset_log_prob, split_params
 
-from .conftest import build_iam
-
 STATS = NormStats((2.0, -1.0), (10.0, 5.0))
 ALPHABET = Alphabet.from_texts(["abc de"])
 
@@ -144,61 +142,9 @@ def test_figure_errors(tmp_path):
 # ---- CLI -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("iam") / "iamondb"
-    build_iam(root, packed=True)
-    cache = root.parent / "iam.npz"
-    assert (
-        main(
-            [
-                "hand",
-                "prepare",
-                "--iam",
-                str(root),
-                "--out",
-                str(cache),
-                "--quiet",
-                "--workers",
-                "1",
-            ]
-        )
-        == 0
-    )
-    out = {}
-    for task in ("predict", "synth"):
-        out[task] = tmp_path_factory.mktemp(task)
-        assert (
-            main(
-                [
-                    "hand",
-                    "train",
-                    "--task",
-                    task,
-                    "--data",
-                    str(cache),
-                    "--out",
-                    str(out[task]),
-                    "--hidden",
-                    "8",
-                    "--layers",
-                    "2",
-                    "--mixtures",
-                    "2",
-                    "--window",
-                    "2",
-                    "--batch-size",
-                    "2",
-                    "--steps",
-                    "2",
-                    "--eval-every",
-                    "2",
-                    "--no-progress",
-                ]
-            )
-            == 0
-        )
-    return cache, out["predict"], out["synth"]
+@pytest.fixture
+def models(tiny_cache, tiny_predict, tiny_synth):
+    return tiny_cache, tiny_predict, tiny_synth
 
 
 def _png(path) -> bool:

@@ -24,8 +24,6 @@ from genseq.hand.styles import (
     user_line_to_offsets,
 )
 
-from .conftest import build_iam
-
 # std Δy = 2: the target core height is 14 and the point spacing 1.1 board units
 STATS = NormStats((0.5, -0.25), (3.0, 2.0))
 H = 17.5  # a vertical stroke of length 17.5 has a 10-90% y range of 14 = CORE_HEIGHT_STD * 2
@@ -194,59 +192,9 @@ def test_builtin_registry(tmp_path):
 # ---- end to end with a tiny synthesis model -------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    root = tmp_path_factory.mktemp("iam") / "iamondb"
-    build_iam(root, packed=True)
-    cache = root.parent / "iam.npz"
-    assert (
-        main(
-            [
-                "hand",
-                "prepare",
-                "--iam",
-                str(root),
-                "--out",
-                str(cache),
-                "--quiet",
-                "--workers",
-                "1",
-            ]
-        )
-        == 0
-    )
-    out = tmp_path_factory.mktemp("synth")
-    assert (
-        main(
-            [
-                "hand",
-                "train",
-                "--task",
-                "synth",
-                "--data",
-                str(cache),
-                "--out",
-                str(out),
-                "--hidden",
-                "8",
-                "--layers",
-                "2",
-                "--mixtures",
-                "2",
-                "--window",
-                "2",
-                "--batch-size",
-                "2",
-                "--steps",
-                "2",
-                "--eval-every",
-                "2",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
-    return out
+@pytest.fixture
+def synth(tiny_synth):
+    return tiny_synth
 
 
 def _write(synth, out, *extra):
