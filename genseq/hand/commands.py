@@ -172,6 +172,8 @@ def _datasets(cache: str, task: str, alphabet):
 def _build(task: str, a: argparse.Namespace, alphabet_size: int):
     from genseq.hand.model import PredictionConfig, PredictionNet, SynthesisConfig, SynthesisNet
 
+    if a.layers < 1 or a.hidden < 1 or a.mixtures < 1 or a.window < 1:
+        raise GenseqError("--layers, --hidden, --mixtures and --window must be >= 1")
     common = dict(
         hidden_size=a.hidden,
         num_layers=a.layers,
@@ -192,7 +194,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from genseq.hand.task import HandTask
     from genseq.text.cli import train_config
     from genseq.text.model import count_parameters
-    from genseq.train.checkpoint import load_tensors, model_class
+    from genseq.train.checkpoint import checkpoint_config, model_class
     from genseq.train.distributed import is_main
     from genseq.train.trainer import Trainer
 
@@ -200,8 +202,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     say = print if is_main() else (lambda *a, **k: None)  # one voice under DDP
     out = Path(a.out)
     if a.resume:
-        _, meta = load_tensors(out / "checkpoint.safetensors")
-        saved = meta.get("config", {})
+        meta = checkpoint_config(out / "checkpoint.safetensors", ("predict", "synth"))
+        saved = meta["config"]
+        cfg.seed = meta["train"]["seed"]  # the run's batch order, whatever --seed says now
         task, batch, crop = saved["kind"], saved["batch_size"], saved.get("crop_len", 0)
         train, valid = _datasets(a.data, task, Alphabet.from_json(saved["alphabet"]))
         model = model_class(task).from_config(saved["model"])

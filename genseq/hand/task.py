@@ -55,6 +55,24 @@ from genseq.train.trainer import Carry
 Batch = dict[str, Any]
 
 
+def scored_mask(batch: Batch) -> Tensor:
+    """The points that count in the loss and the metrics: every real point except a line's
+    first one. That target is the line's start relative to itself, (0, 0) before
+    normalisation, the same constant for every line and predicted from the null input
+    (x_1, §2) alone: scoring it would let the network buy unbounded likelihood with an ever
+    narrower Gaussian there (σ → 0), none of it handwriting. (A random crop's first point is
+    a real offset and stays.)"""
+    mask = batch["mask"].clone()
+    starts = batch.get("starts")
+    first = (
+        torch.ones(mask.shape[0], dtype=torch.bool)
+        if starts is None
+        else torch.tensor([s == 0 for s in starts], dtype=torch.bool)
+    )
+    mask[:, 0] &= ~first
+    return mask
+
+
 class Batcher(Protocol):
     def __len__(self) -> int: ...
 
@@ -126,7 +144,7 @@ class HandTask:
     ) -> tuple[Tensor, float, Carry]:
         j, k = divmod(i, self.chunks)
         batch, inputs = self._batch(epoch, j)
-        targets, mask = batch["strokes"], batch["mask"]
+        targets, mask = batch["strokes"], scored_mask(batch)
         state = None
         if self.chunk_len > 0:
             cut = slice(k * self.chunk_len, (k + 1) * self.chunk_len)
@@ -179,7 +197,7 @@ def evaluate(model: nn.Module, batches: Batcher, max_batches: int = 0) -> dict[s
             for i in range(n):
                 b = batches.batch(0, i)
                 inputs, targets = inputs_targets(b["strokes"])
-                mask = b["mask"]
+                mask = scored_mask(b)
                 y_hat, _ = run_model(model, inputs, b)
                 params = split_params(y_hat, model.n_mixtures)
                 nll_sum += mdn_nll(params, targets, mask).sum().item()

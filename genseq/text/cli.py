@@ -109,7 +109,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=["valid", "test"])
     p.add_argument("--dynamic", action="store_true", help="dynamic evaluation (§3)")
     p.add_argument("--dynamic-lr", type=float, default=1e-4, help="SGD step size of --dynamic")
-    p.add_argument("--batch-size", type=int, default=16, help="parallel streams")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="parallel streams (default 16; 1 with --dynamic: the paper's "
+                        "sequential adaptation)")
     p.add_argument("--seq-len", type=int, default=100)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_eval)
@@ -137,15 +139,14 @@ def cmd_train(a: argparse.Namespace) -> int:
     from genseq.text.corpus import load_corpus
     from genseq.text.model import TextModel, TextModelConfig, count_parameters
     from genseq.text.task import TextTask
-    from genseq.train.checkpoint import load_tensors
+    from genseq.train.checkpoint import checkpoint_config
     from genseq.train.distributed import is_main
     from genseq.train.trainer import Trainer
 
     cfg = train_config(a)
     out = Path(a.out)
     if a.resume:
-        _, meta = load_tensors(out / "checkpoint.safetensors")
-        saved = meta.get("config", {})
+        saved = checkpoint_config(out / "checkpoint.safetensors", ("text",))["config"]
         from genseq.text.corpus import Vocab
 
         vocab = Vocab.from_json(saved["vocab"])
@@ -155,6 +156,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     else:
         corpus = load_corpus(a.data, a.format)
         vocab = corpus.vocab
+        if a.layers < 1 or a.hidden < 1 or a.seq_len < 1 or a.batch_size < 1:
+            raise GenseqError("--layers, --hidden, --seq-len and --batch-size must be >= 1")
         embed = a.embed if a.embed >= 0 else (400 if vocab.level == "word" else 0)
         model = TextModel(
             TextModelConfig(
@@ -202,7 +205,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         model,
         corpus.split(a.split),
         vocab.level,
-        a.batch_size,
+        a.batch_size or (1 if a.dynamic else 16),
         a.seq_len,
         dynamic=a.dynamic,
         dynamic_lr=a.dynamic_lr,

@@ -39,6 +39,8 @@ def atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb+") as f:  # on disk before the rename publishes it
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -52,6 +54,16 @@ def atomic_write_text(path: Path, text: str) -> None:
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"genseq": json.dumps(meta)}))
+
+
+def checkpoint_config(path: Path, kind: tuple[str, ...]) -> dict[str, Any]:
+    """The model config stored in a training checkpoint, checked to be of one of `kind`."""
+    _, meta = load_tensors(path)
+    cfg = meta.get("config", {})
+    if cfg.get("kind") not in kind:
+        raise GenseqError(f"{path} is a checkpoint of a {cfg.get('kind', 'unknown')} model, "
+                          f"not of {' or '.join(kind)}")
+    return meta
 
 
 def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -122,6 +122,7 @@ class Trainer:
         self.bad_evals = 0
         self.history: list[dict[str, Any]] = []
         self.run_loss = self.run_units = 0.0  # train loss accumulated since the last log line
+        self.pending_eval = False  # an evaluation was due at `step` but did not finish
         self.on_step = None  # test hook: called with the step number after each update
 
     # ---- checkpoints --------------------------------------------------------------------------
@@ -156,6 +157,7 @@ class Trainer:
             "best": self.best,
             "bad_evals": self.bad_evals,
             "run": [self.run_loss, self.run_units],
+            "pending_eval": self.pending_eval,
             "optimizer": opt_meta,
             "train": asdict(self.cfg),
             "has_carry": self.carry is not None,
@@ -187,6 +189,7 @@ class Trainer:
         self.carry = carry if meta["has_carry"] else None
         self.step, self.best, self.bad_evals = meta["step"], meta["best"], meta["bad_evals"]
         self.run_loss, self.run_units = meta["run"]
+        self.pending_eval = meta.get("pending_eval", False)
         # drop log lines written after the checkpoint: they will be written again
         self.history = [r for r in self._read_metrics() if r["step"] <= self.step]
         ddp.barrier()  # every rank has read metrics.jsonl before rank 0 rewrites it
@@ -201,7 +204,13 @@ class Trainer:
     def _read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.is_file():
             return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+        out = []
+        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut short by a kill: written again on resume
+                continue
+        return out
 
     def _rewrite_metrics(self) -> None:
         text = "".join(json.dumps(r) + "\n" for r in self.history)
@@ -234,9 +243,21 @@ class Trainer:
         return min(lim) if lim else 0
 
     def train_step(self, epoch: int, i: int) -> tuple[float, float]:
+        """One update; all or nothing: if it raises (Ctrl-C in backward, divergence), the
+        carried state and the RNG are as before it, so the checkpoint saved then resumes
+        exactly at this step."""
+        rng, carry = torch.get_rng_state(), self.carry
+        try:
+            return self._train_step(epoch, i)
+        except BaseException:
+            torch.set_rng_state(rng)
+            self.carry = carry
+            raise
+
+    def _train_step(self, epoch: int, i: int) -> tuple[float, float]:
         self.model.train()
         with weight_noise(self.model, self.cfg.weight_noise):
-            loss, units, self.carry = self.task.loss(self.net, epoch, i, self.carry)
+            loss, units, carry = self.task.loss(self.net, epoch, i, self.carry)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()  # under DDP: gradients averaged over the ranks here
         value, units = loss.item(), float(units)
@@ -245,16 +266,17 @@ class Trainer:
             value = total / units if units > 0 else 0.0
         if not math.isfinite(value):  # before the update: the checkpoint stays usable
             raise GenseqError(
-                f"training diverged at step {self.step} (loss {value}); lower --lr or set --clip"
+                f"training diverged at step {self.step} (loss {value}); start a new run "
+                "with a lower --lr or a --clip"
             )
         if self.cfg.clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
         self.opt.step()
-        if self.carry is not None:
-            self.carry = {k: v.detach() for k, v in self.carry.items()}  # truncated BPTT
+        self.carry = None if carry is None else {k: v.detach() for k, v in carry.items()}  # TBPTT
         return value, units
 
     def evaluate(self) -> dict[str, float]:
+        self.pending_eval = True  # cleared when done: a checkpoint taken meanwhile redoes it
         self.model.eval()
         with torch.no_grad():
             m = self.task.evaluate(self.model)
@@ -271,6 +293,7 @@ class Trainer:
                 for g in self.opt.param_groups:
                     g["lr"] = max(g["lr"] * self.cfg.lr_decay, self.cfg.min_lr)
         self._log({"step": self.step, **{f"valid_{k}": v for k, v in m.items()}, "lr": self._lr()})
+        self.pending_eval = False
         self.plot()
         return m
 
@@ -285,6 +308,8 @@ class Trainer:
         nb = self.task.num_batches()
         if nb <= 0:
             raise GenseqError("the training data is too small for one batch")
+        if self.pending_eval:  # interrupted while validating: validate first, as it would have
+            self.evaluate()
         limit = self._limit(nb)
         t0 = last_ckpt = time.time()
         deadline = t0 + self.cfg.minutes * 60 if self.cfg.minutes > 0 else math.inf
@@ -360,6 +385,7 @@ class Trainer:
             raise KeyboardInterrupt
         if not self.history or "valid_" + self.task.primary not in self.history[-1]:
             self.evaluate()
+            self.save_checkpoint()  # its best / lr decisions belong to the run
         if self.main and not (self.out / "model.safetensors").is_file():  # never improved: last
             ckpt.save_model(self.out, self.model, {**self.extra, "step": self.step})
         ddp.barrier()  # every file is written when fit returns, on every rank

@@ -57,6 +57,13 @@ def make(kind: str) -> torch.nn.Module:
     return PredictionNet(PredictionConfig(hidden_size=6, num_layers=2, n_mixtures=2))
 
 
+def scored(b: dict) -> torch.Tensor:
+    """Real points except each line's first (its constant (0, 0) start is not scored)."""
+    m = b["mask"].clone()
+    m[:, 0] = False
+    return m
+
+
 def by_hand(model, b: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-point nll (B,T) and the mixture parameters of the whole lines."""
     inp, tgt = inputs_targets(b["strokes"])
@@ -65,7 +72,19 @@ def by_hand(model, b: dict) -> tuple[torch.Tensor, torch.Tensor]:
     else:
         y, _ = model(inp)
     p = split_params(y, 2)
-    return mdn_nll(p, tgt, b["mask"]), p
+    return mdn_nll(p, tgt, scored(b)), p
+
+
+def test_first_point_of_a_line_is_not_scored():
+    """Its target is the constant (0, 0) start: scoring it would reward σ → 0 there."""
+    from genseq.hand.task import scored_mask
+
+    b = FakeBatches().batch(0, 0)
+    m = scored_mask(b)
+    assert not m[:, 0].any() and torch.equal(m[:, 1:], b["mask"][:, 1:])
+    b["starts"] = [0] + [5] * (len(b["ids"]) - 1)  # crops that start inside their line
+    m = scored_mask(b)
+    assert not m[0, 0] and torch.equal(m[1:, 0], b["mask"][1:, 0])
 
 
 @pytest.mark.parametrize("kind", ["predict", "synth"])
@@ -80,7 +99,7 @@ def test_loss_units_display(kind):
         assert carry is None
         b = data.batch(0, i)
         nll, _ = by_hand(model, b)
-        total, points = nll.sum(), int(b["mask"].sum())
+        total, points = nll.sum(), int(scored(b).sum())
         assert units == points and 0 < points < b["mask"].numel()  # padding is not counted
         # value: nats per point; gradient: mean over the batch of the per-sequence L(x)
         torch.testing.assert_close(loss.detach(), total.detach() / points)
@@ -116,7 +135,7 @@ def test_tbptt_chunks_carry_state(kind):
         units += n
         carry = {k: v.detach() for k, v in carry.items()}
     b = data.batch(0, 1)
-    assert units == int(b["mask"].sum())
+    assert units == int(scored(b).sum())
     assert total == pytest.approx(by_hand(model, b)[0].sum().item(), rel=1e-5)  # = whole lines
     assert task.display(total / units)["nats"] == pytest.approx(total / 3, rel=1e-5)
     with pytest.raises(Exception, match="crop"):
@@ -135,10 +154,10 @@ def test_evaluate(kind):
         with torch.no_grad():
             n, p = by_hand(model, b)
         nll += n.sum().item()
-        err = (mdn_mean(p) - b["strokes"]).square()[b["mask"]]  # (points, 3)
+        err = (mdn_mean(p) - b["strokes"]).square()[scored(b)]  # (points, 3)
         sse += err.sum().item()
         sse_xy += err[:, :2].sum().item()
-        points += int(b["mask"].sum())
+        points += int(scored(b).sum())
     assert m["sequences"] == 6 and m["points"] == points
     assert m["nats"] == pytest.approx(nll / 6, rel=1e-5)  # Table 3: mean L(x) per sequence
     assert m["nats_point"] == pytest.approx(nll / points, rel=1e-5)

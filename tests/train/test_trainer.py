@@ -113,6 +113,43 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, optimizer):
         torch.testing.assert_close(wa[k], wb[k], rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("where", ["backward", "evaluate"])
+def test_interrupt_inside_a_step_or_an_evaluation_resumes_exactly(tmp_path, where):
+    """Ctrl-C in the middle of an update (after the task's forward, during backward) or of a
+    validation: the checkpoint written then must still continue like the uninterrupted run."""
+    corpus = make_corpus()
+    run(tmp_path / "full", 30, corpus)
+    calls = {"n": 0}
+
+    class Interrupting(TextTask):
+        def loss(self, model, epoch, i, carry):
+            out = super().loss(model, epoch, i, carry)
+            calls["n"] += 1
+            if where == "backward" and calls["n"] == 12:
+                out[0].register_hook(lambda g: (_ for _ in ()).throw(KeyboardInterrupt))
+            return out
+
+        def evaluate(self, model):
+            if where == "evaluate" and calls["n"] == 14:
+                raise KeyboardInterrupt
+            return super().evaluate(model)
+
+    model = make_model(len(corpus.vocab), dropout=0.1)
+    cfg = TrainConfig(steps=30, eval_every=7, log_every=2, checkpoint_every=1e9, lr=3e-3,
+                      weight_noise=0.01)
+    tr = Trainer(model, Interrupting(corpus, batch_size=4, seq_len=16), cfg, tmp_path / "cut",
+                 {"vocab": corpus.vocab.to_json()}, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit()
+    run(tmp_path / "cut", 30, corpus, resume=True)
+    a, b = _records(tmp_path / "full"), _records(tmp_path / "cut")
+    assert [r["step"] for r in a] == [r["step"] for r in b]
+    for ra, rb in zip(a, b, strict=True):
+        for k in ra:
+            if k.startswith(("train_", "valid_")):
+                assert ra[k] == pytest.approx(rb[k], rel=1e-6, abs=1e-7), (ra["step"], k)
+
+
 def test_resume_without_checkpoint_is_a_user_error(tmp_path):
     corpus = make_corpus()
     with pytest.raises(GenseqError, match="nothing to resume"):
