@@ -266,11 +266,12 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_sample(a: argparse.Namespace) -> int:
-    from genseq.hand.render import save_strokes
+    from genseq.hand.render import check_output, save_strokes
     from genseq.hand.sample import load_hand_model, sample_unconditional
 
     if a.steps < 1:
         raise GenseqError("--steps must be >= 1")
+    check_output(a.output)
     if (a.data or a.line) and not a.figure:
         raise GenseqError("--data and --line choose a line for --figure")
     if bool(a.data) != bool(a.line):
@@ -370,7 +371,7 @@ def _style(a: argparse.Namespace, m):
 
 def cmd_write(a: argparse.Namespace) -> int:
     from genseq.hand.layout import gcode, plotter_svg
-    from genseq.hand.render import save_strokes
+    from genseq.hand.render import check_output, save_strokes
     from genseq.hand.sample import load_hand_model, write_page_synthesis
     from genseq.train.checkpoint import atomic_write_text
 
@@ -379,10 +380,14 @@ def cmd_write(a: argparse.Namespace) -> int:
         raise GenseqError("--width must be >= 1")
     if bool(a.figure) != bool(a.figure_out):
         raise GenseqError("--figure KIND and --figure-out FILE go together")
-    m = load_hand_model(a.model)
     out = Path(a.output)
+    if a.format == "auto":
+        check_output(out)
+    if a.figure_out:
+        check_output(a.figure_out)
     if not out.parent.is_dir():
         raise GenseqError(f"output folder not found: {out.parent}")
+    m = load_hand_model(a.model)
     if a.figure_out:
         from genseq.hand.figures import FIGURE_SUFFIXES
 

@@ -108,6 +108,18 @@ def plot_strokes(ax, points, *, absolute: bool = False, stats: NormStats | None 
     ax.axis("off")
 
 
+def check_output(path: str | Path) -> Path:
+    """Fail fast (before any sampling) on an output path `save_strokes` cannot write."""
+    path = Path(path)
+    if path.suffix.lower() not in SVG_SUFFIXES + MPL_SUFFIXES:
+        raise GenseqError(
+            f"cannot draw to {path.name}: use one of {', '.join(SVG_SUFFIXES + MPL_SUFFIXES)}"
+        )
+    if not path.parent.is_dir():
+        raise GenseqError(f"output folder not found: {path.parent}")
+    return path
+
+
 def save_strokes(
     path: str | Path,
     points,
