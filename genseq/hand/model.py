@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +32,7 @@ from genseq.nn.mdn import MixtureDensityHead, mdn_sample, split_params
 from genseq.nn.mdn import clip_grad as clip_output_grad
 from genseq.nn.scan import Linear, cell_forward, synth_scan
 from genseq.nn.window import SoftWindow, u_grid, window_phi
+from genseq.train.checkpoint import Configurable
 
 SynthState = dict[str, Tensor]  # see SynthesisNet.initial_state
 STEPS_PER_CHAR = 40  # default sampling cap per character (IAM-OnDB: > 25 points a character)
@@ -78,10 +79,11 @@ class PredictionConfig:
     output_grad_clip: float = 0.0  # Graves: output derivatives clipped to [-100, 100]
 
 
-class PredictionNet(nn.Module):
+class PredictionNet(Configurable, nn.Module):
     """§4: (Δx, Δy, eos) -> deep LSTM with skip connections -> mixture density head."""
 
     kind = "predict"
+    config_cls = PredictionConfig
     inputs_targets = staticmethod(inputs_targets)
 
     def __init__(self, cfg: PredictionConfig | None = None):
@@ -99,12 +101,6 @@ class PredictionNet(nn.Module):
         )
         self.head = MixtureDensityHead(self.lstm.output_size, cfg.n_mixtures)  # eq 3, eq 17
 
-    def config_dict(self) -> dict:
-        return asdict(self.cfg)
-
-    @classmethod
-    def from_config(cls, d: dict) -> PredictionNet:
-        return cls(PredictionConfig(**d))
 
     @property
     def n_mixtures(self) -> int:
@@ -177,10 +173,11 @@ class Synthesis:
     text: list[Tensor]  # (U_b,) the character ids the window read (prime text + text)
 
 
-class SynthesisNet(nn.Module):
+class SynthesisNet(Configurable, nn.Module):
     """§5: handwriting conditioned on a character string through a soft window (eqs 46-53)."""
 
     kind = "synth"
+    config_cls = SynthesisConfig
     inputs_targets = staticmethod(inputs_targets)
 
     def __init__(self, cfg: SynthesisConfig):
@@ -212,12 +209,6 @@ class SynthesisNet(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)  # on h^1, as DeepLSTM does on its layers' outputs
         self.head = MixtureDensityHead(N * H, cfg.n_mixtures)  # eq 3: every layer feeds ŷ
 
-    def config_dict(self) -> dict:
-        return asdict(self.cfg)
-
-    @classmethod
-    def from_config(cls, d: dict) -> SynthesisNet:
-        return cls(SynthesisConfig(**d))
 
     @property
     def n_mixtures(self) -> int:

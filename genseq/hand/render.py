@@ -133,14 +133,8 @@ def save_strokes(
 ) -> Path:
     """Write the strokes to `path`; the format comes from the suffix (.svg, or .png/.pdf/.jpg
     through matplotlib); `text` becomes the title."""
-    path = Path(path)
+    path = check_output(path)
     suffix = path.suffix.lower()
-    if suffix not in SVG_SUFFIXES + MPL_SUFFIXES:
-        raise GenseqError(
-            f"cannot draw to {path.name}: use one of {', '.join(SVG_SUFFIXES + MPL_SUFFIXES)}"
-        )
-    if not path.parent.is_dir():
-        raise GenseqError(f"output folder not found: {path.parent}")
     if suffix in SVG_SUFFIXES:
         svg = strokes_to_svg(points, absolute=absolute, stats=stats, color=color,
                              stroke_width=stroke_width, title=text)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genseq.nn.lstm import DeepLSTM, LSTMConfig, State
+from genseq.train.checkpoint import Configurable
 
 
 @dataclass
@@ -21,8 +22,9 @@ class TextModelConfig:
     embed_size: int = 0  # 0: one-hot input as in the paper; >0: learned embedding (word level)
 
 
-class TextModel(nn.Module):
+class TextModel(Configurable, nn.Module):
     kind = "text"
+    config_cls = TextModelConfig
 
     def __init__(self, cfg: TextModelConfig):
         super().__init__()
@@ -41,12 +43,6 @@ class TextModel(nn.Module):
         )
         self.head = nn.Linear(self.lstm.output_size, V)  # eq. 3: every layer feeds the output
 
-    def config_dict(self) -> dict:
-        return asdict(self.cfg)
-
-    @classmethod
-    def from_config(cls, d: dict) -> TextModel:
-        return cls(TextModelConfig(**d))
 
     def _input(self, ids: Tensor) -> Tensor:
         if self.embed is not None:

@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,21 @@ MODEL_KINDS = {
     "predict": "genseq.hand.model:PredictionNet",
     "synth": "genseq.hand.model:SynthesisNet",
 }
+
+
+class Configurable:
+    """A model rebuilt from its JSON config: `cfg` is an instance of the dataclass
+    `config_cls`; `config_dict` / `from_config` are what `save_model` / `load_model` call."""
+
+    config_cls: type
+    cfg: Any
+
+    def config_dict(self) -> dict:
+        return asdict(self.cfg)
+
+    @classmethod
+    def from_config(cls, d: dict):
+        return cls(cls.config_cls(**d))
 
 
 def atomic_write(path: Path, write) -> None:
