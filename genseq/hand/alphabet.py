@@ -102,7 +102,7 @@ class Alphabet:
 
 
 def get_alphabet(mode: str | Alphabet, texts: Iterable[str] = ()) -> Alphabet:
-    """"full" (built from `texts`), "paper57", or an Alphabet passed through."""
+    """ "full" (built from `texts`), "paper57", or an Alphabet passed through."""
     if isinstance(mode, Alphabet):
         return mode
     if mode == "full":

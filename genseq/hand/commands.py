@@ -229,7 +229,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     htask = HandTask(batches, vbatches, eval_batches=a.eval_batches)
-    res = Trainer(model, htask, cfg, out, extra, progress=not a.no_progress).fit(resume=a.resume)
+    trainer = Trainer(model, htask, cfg, out, extra, progress=not a.no_progress)
+    res = trainer.fit(resume=a.resume, lr=a.lr)
     say(
         f"genseq: {res['step']} updates, best validation {res['best']:.1f} nats per line; "
         f"model in {out}",

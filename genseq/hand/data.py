@@ -74,15 +74,24 @@ class HandCache:
             raise GenseqError(f"cache file must end in .npz: {path}")
         if not path.parent.is_dir():
             raise GenseqError(f"output folder not found: {path.parent}")
-        meta = dict(self.meta, stats=json.loads(self.stats.to_json()),
-                    alphabet=json.loads(self.alphabet.to_json()))
+        meta = dict(
+            self.meta,
+            stats=json.loads(self.stats.to_json()),
+            alphabet=json.loads(self.alphabet.to_json()),
+        )
         points = self.points
         small = points.astype(np.int16)
         if np.array_equal(small, points):  # board units are integers: exact and 2x smaller
             points = small
-        _write_npz(path, points=points, index=self.index, ids=np.array(self.ids, dtype=str),
-                   texts=np.array(self.texts, dtype=str), splits=np.array(self.splits, dtype=str),
-                   meta=np.array(json.dumps(meta)))
+        _write_npz(
+            path,
+            points=points,
+            index=self.index,
+            ids=np.array(self.ids, dtype=str),
+            texts=np.array(self.texts, dtype=str),
+            splits=np.array(self.splits, dtype=str),
+            meta=np.array(json.dumps(meta)),
+        )
         return path
 
     @classmethod
@@ -97,14 +106,19 @@ class HandCache:
             raise GenseqError(f"{path} is not a genseq handwriting cache ({e})") from None
         meta = json.loads(str(arrays["meta"]))
         if meta.get("version") != CACHE_VERSION:
-            raise GenseqError(f"{path}: cache version {meta.get('version')}, expected "
-                              f"{CACHE_VERSION}: run genseq hand prepare again")
+            raise GenseqError(
+                f"{path}: cache version {meta.get('version')}, expected "
+                f"{CACHE_VERSION}: run genseq hand prepare again"
+            )
         return cls(
-            ids=arrays["ids"].tolist(), texts=arrays["texts"].tolist(),
-            splits=arrays["splits"].tolist(), points=arrays["points"].astype(np.float32),
+            ids=arrays["ids"].tolist(),
+            texts=arrays["texts"].tolist(),
+            splits=arrays["splits"].tolist(),
+            points=arrays["points"].astype(np.float32),
             index=arrays["index"].astype(np.int64),
             stats=NormStats.from_json(json.dumps(meta.pop("stats"))),
-            alphabet=Alphabet.from_json(json.dumps(meta.pop("alphabet"))), meta=meta,
+            alphabet=Alphabet.from_json(json.dumps(meta.pop("alphabet"))),
+            meta=meta,
         )
 
 
@@ -129,8 +143,9 @@ def resolve_split(split: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     elif split in SPLITS:
         out = (split,)
     else:
-        raise GenseqError(f"unknown split {split!r}: use train, valid, all or one of "
-                          f"{', '.join(SPLITS)}")
+        raise GenseqError(
+            f"unknown split {split!r}: use train, valid, all or one of {', '.join(SPLITS)}"
+        )
     return out
 
 
@@ -167,9 +182,14 @@ def build_cache(db: IamOnDB, cfg: CleanConfig | None = None, train: str = "train
         "xml_split_sizes": db.split_sizes(),
     }
     return HandCache(
-        ids=[k[0] for k in kept], texts=[k[1] for k in kept], splits=[k[2] for k in kept],
-        points=np.concatenate([k[3] for k in kept]).astype(np.float32), index=index,
-        stats=stats, alphabet=Alphabet.from_texts(k[1] for k in kept), meta=meta,
+        ids=[k[0] for k in kept],
+        texts=[k[1] for k in kept],
+        splits=[k[2] for k in kept],
+        points=np.concatenate([k[3] for k in kept]).astype(np.float32),
+        index=index,
+        stats=stats,
+        alphabet=Alphabet.from_texts(k[1] for k in kept),
+        meta=meta,
     )
 
 
@@ -182,30 +202,44 @@ def cache_summary(cache: HandCache) -> str:
     out = []
     xml = cache.meta.get("xml_split_sizes")
     if xml:
-        out.append("XML lines per split: " + ", ".join(f"{k} {v}" for k, v in xml.items())
-                   + f" (total {sum(xml.values())})")
-    out.append(f"kept lines: {len(cache)} = " + ", ".join(f"{s} {counts.get(s, 0)}"
-                                                          for s in SPLITS))
+        out.append(
+            "XML lines per split: "
+            + ", ".join(f"{k} {v}" for k, v in xml.items())
+            + f" (total {sum(xml.values())})"
+        )
+    out.append(
+        f"kept lines: {len(cache)} = " + ", ".join(f"{s} {counts.get(s, 0)}" for s in SPLITS)
+    )
     for name, parts in PAPER_SETS.items():
         sel = cache.select(name)
         untranscribed = sum(1 for p in sel if not cache.texts[p])
-        out.append(f"  paper {name} set ({'+'.join(parts)}): {len(sel)} lines"
-                   + (f" ({untranscribed} without transcription)" if untranscribed else ""))
+        out.append(
+            f"  paper {name} set ({'+'.join(parts)}): {len(sel)} lines"
+            + (f" ({untranscribed} without transcription)" if untranscribed else "")
+        )
     for reason, ids in sorted(cache.meta.get("problems", {}).items()):
-        out.append(f"reader problem: {reason}: {len(ids)} ({', '.join(ids[:4])}"
-                   f"{' ...' if len(ids) > 4 else ''})")
+        out.append(
+            f"reader problem: {reason}: {len(ids)} ({', '.join(ids[:4])}"
+            f"{' ...' if len(ids) > 4 else ''})"
+        )
     dropped = cache.meta.get("dropped", {})
     out.append(f"dropped lines: {sum(len(v) for v in dropped.values())}")
     for reason, ids in sorted(dropped.items()):
         out.append(f"  {reason}: {len(ids)} ({', '.join(ids[:4])}{' ...' if len(ids) > 4 else ''})")
-    out.append(f"points per line: mean {lengths.mean():.1f}, max {lengths.max()}, "
-               f"min {lengths.min()}; points per character: "
-               f"{lengths[has_text].sum() / chars.sum():.1f}")
+    out.append(
+        f"points per line: mean {lengths.mean():.1f}, max {lengths.max()}, "
+        f"min {lengths.min()}; points per character: "
+        f"{lengths[has_text].sum() / chars.sum():.1f}"
+    )
     s = cache.stats
-    out.append(f"offset stats ({s.source}): mean ({s.mean[0]:.3f}, {s.mean[1]:.3f}), "
-               f"std ({s.std[0]:.3f}, {s.std[1]:.3f}) over {s.n_points} points")
-    out.append(f"alphabet: {len(cache.alphabet)} characters (full), "
-               f"{len(get_alphabet('paper57'))} (paper57): {''.join(cache.alphabet.symbols)!r}")
+    out.append(
+        f"offset stats ({s.source}): mean ({s.mean[0]:.3f}, {s.mean[1]:.3f}), "
+        f"std ({s.std[0]:.3f}, {s.std[1]:.3f}) over {s.n_points} points"
+    )
+    out.append(
+        f"alphabet: {len(cache.alphabet)} characters (full), "
+        f"{len(get_alphabet('paper57'))} (paper57): {''.join(cache.alphabet.symbols)!r}"
+    )
     clean = cache.meta.get("clean", {})
     if clean.get("extra"):
         out.append(f"extra cleaning (not in the paper): {', '.join(clean['extra'])}")
@@ -228,13 +262,19 @@ class HandDataset:
     require_text: skip lines without a transcription (synthesis needs text; prediction (§4)
     can pass False to train on all of the paper's 10,741 lines)."""
 
-    def __init__(self, cache: HandCache | str | Path, split: str | tuple[str, ...] = "train",
-                 alphabet: str | Alphabet = "full", normalise: bool = True,
-                 require_text: bool = True) -> None:
+    def __init__(
+        self,
+        cache: HandCache | str | Path,
+        split: str | tuple[str, ...] = "train",
+        alphabet: str | Alphabet = "full",
+        normalise: bool = True,
+        require_text: bool = True,
+    ) -> None:
         self.cache = cache if isinstance(cache, HandCache) else HandCache.load(cache)
         self.split = split
-        self.alphabet = (self.cache.alphabet if alphabet == "full"
-                         else get_alphabet(alphabet, self.cache.texts))
+        self.alphabet = (
+            self.cache.alphabet if alphabet == "full" else get_alphabet(alphabet, self.cache.texts)
+        )
         self.stats = self.cache.stats
         self.normalise = normalise
         positions = self.cache.select(split)
@@ -242,8 +282,9 @@ class HandDataset:
             positions = positions[np.array([bool(self.cache.texts[p]) for p in positions], bool)]
         self.positions = positions
         self.lengths = self.cache.lengths()[self.positions]
-        self.codes = [np.array(self.alphabet.encode(self.cache.texts[p]), np.int64)
-                      for p in self.positions]
+        self.codes = [
+            np.array(self.alphabet.encode(self.cache.texts[p]), np.int64) for p in self.positions
+        ]
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -296,8 +337,15 @@ class HandBatches:
     window of crop_len points (start drawn from the same rng) — for prediction (§4) only:
     the text stays the whole line's. len(self) = ceil(len(dataset) / batch_size)."""
 
-    def __init__(self, dataset: HandDataset, batch_size: int, seed: int = 0,
-                 crop_len: int | None = None, shuffle: bool = True, pool: int = 50) -> None:
+    def __init__(
+        self,
+        dataset: HandDataset,
+        batch_size: int,
+        seed: int = 0,
+        crop_len: int | None = None,
+        shuffle: bool = True,
+        pool: int = 50,
+    ) -> None:
         if batch_size < 1:
             raise GenseqError(f"batch size must be >= 1, got {batch_size}")
         if crop_len is not None and crop_len < 2:

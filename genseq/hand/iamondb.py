@@ -234,7 +234,11 @@ def read_iamondb(
             problems.setdefault(BAD_TEXT_FILE, []).append(f"{form}: {e}")
 
     bar = tqdm(
-        desc="IAM-OnDB", unit="line", disable=not progress, file=sys.stderr, leave=False,
+        desc="IAM-OnDB",
+        unit="line",
+        disable=not progress,
+        file=sys.stderr,
+        leave=False,
         total=sum(1 for _ in strokes_src.rglob("*.xml")) if strokes_src.is_dir() else None,
     )
     items = _members(strokes_src, ".xml", problems)

@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genseq.nn.lstm import DeepLSTM, LSTMConfig, LSTMLayer, State
-from genseq.nn.mdn import MixtureDensityHead, mdn_sample, split_params
+from genseq.nn.mdn import MixtureDensityHead, mdn_draw
 from genseq.nn.mdn import clip_grad as clip_output_grad
-from genseq.nn.scan import Linear, cell_forward, synth_scan
+from genseq.nn.scan import Linear, synth_scan
 from genseq.nn.window import SoftWindow, u_grid, window_phi
 from genseq.train.checkpoint import Configurable
 
@@ -51,8 +51,8 @@ def _clip_out(y_hat: Tensor, v: float) -> Tensor:
 
 
 def _draw(y_hat: Tensor, n_mixtures: int, bias: float, generator: torch.Generator | None) -> Tensor:
-    """One pen point (..., 3) from ŷ (..., 1+6M), biased by b (eqs 61-62)."""
-    return mdn_sample(split_params(y_hat, n_mixtures, bias), generator)
+    """One pen point (B, 3) from ŷ (B, 1+6M), biased by b (eqs 61-62)."""
+    return mdn_draw(y_hat, n_mixtures, bias, generator)
 
 
 @contextmanager
@@ -100,7 +100,6 @@ class PredictionNet(Configurable, nn.Module):
             )
         )
         self.head = MixtureDensityHead(self.lstm.output_size, cfg.n_mixtures)  # eq 3, eq 17
-
 
     @property
     def n_mixtures(self) -> int:
@@ -208,7 +207,6 @@ class SynthesisNet(Configurable, nn.Module):
         )
         self.drop = nn.Dropout(cfg.dropout)  # on h^1, as DeepLSTM does on its layers' outputs
         self.head = MixtureDensityHead(N * H, cfg.n_mixtures)  # eq 3: every layer feeds ŷ
-
 
     @property
     def n_mixtures(self) -> int:
@@ -452,7 +450,7 @@ class _SamplingStep:
     """`SynthesisNet.step` for sampling (eval mode, no autograd), with less per-step overhead:
     each layer's input and recurrent weights are concatenated and packed for oneDNN once per
     `synthesize` call (`genseq.nn.scan.Linear`), so a layer is one GEMM on [input, h_{t-1}]
-    with the two biases summed, and the cell runs in place. Same maths as `step`; results
+    with the two biases summed. Same maths as `step`; results
     equal up to rounding (the GEMM's summation order), which tests check."""
 
     def __init__(self, net: SynthesisNet, batch: int):
@@ -462,17 +460,22 @@ class _SamplingStep:
 
         self.l1 = fused(net.lstm1)
         self.upper = [fused(m) for m in net.upper.layers] if net.upper is not None else []
-        self.w_p, self.b_p = net.window.proj.weight.t(), net.window.proj.bias
-        self.w_y, self.b_y = net.head.proj.weight.t(), net.head.proj.bias
+        self.w_p, self.b_p = net.window.proj.weight.t().contiguous(), net.window.proj.bias
+        self.w_y, self.b_y = net.head.proj.weight.t().contiguous(), net.head.proj.bias
         self.K = net.cfg.n_window
 
     @staticmethod
     def _cell(layer: tuple[Linear, Tensor, Tensor | None], z: Tensor, c: Tensor) -> State:
+        """eqs 7-11 on one step's input z = [input, h_{t-1}] (out-of-place: at batch 1 fewer
+        ops beat in-place buffers)."""
         lin, b, peep = layer
-        g = lin(z, bias=b)
-        h, c_new, tc = torch.empty_like(c), torch.empty_like(c), torch.empty_like(c)
-        cell_forward(g, c, c_new, tc, h, peep)
-        return h, c_new
+        i, f, g, o = lin(z, bias=b).chunk(4, 1)
+        if peep is not None:  # eqs 7-8
+            i, f = torch.addcmul(i, peep[0], c), torch.addcmul(f, peep[1], c)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # eq 9
+        if peep is not None:  # eq 10
+            o = torch.addcmul(o, peep[2], c)
+        return torch.sigmoid(o) * torch.tanh(c), c  # eq 11
 
     def __call__(
         self, x: Tensor, state: SynthState, chars: Tensor, u: Tensor

@@ -29,8 +29,9 @@ def _as_numpy(points) -> np.ndarray:
     return p
 
 
-def strokes_of(points, *, absolute: bool = False, stats: NormStats | None = None
-               ) -> list[np.ndarray]:
+def strokes_of(
+    points, *, absolute: bool = False, stats: NormStats | None = None
+) -> list[np.ndarray]:
     """Points (N, 3) -> list of absolute (n, 2) strokes, y up."""
     p = _as_numpy(points)
     if stats is not None and not absolute:
@@ -78,14 +79,20 @@ def strokes_to_svg(
     if title:
         out.append(f"<title>{escape(title)}</title>")
     if background:
-        out.append(f'<rect x="{vb[0]:.6g}" y="{vb[1]:.6g}" width="{vb[2]:.6g}" '
-                   f'height="{vb[3]:.6g}" fill="{escape(background)}"/>')
+        out.append(
+            f'<rect x="{vb[0]:.6g}" y="{vb[1]:.6g}" width="{vb[2]:.6g}" '
+            f'height="{vb[3]:.6g}" fill="{escape(background)}"/>'
+        )
     if title:
-        out.append(f'<text x="{x0:.6g}" y="{-y1 - pad - 0.4 * font:.6g}" '
-                   f'font-family="sans-serif" font-size="{font:.6g}" fill="#444">'
-                   f"{escape(title)}</text>")
-    out.append(f'<g fill="none" stroke="{escape(color)}" stroke-width="{stroke_width:g}" '
-               'stroke-linecap="round" stroke-linejoin="round">')
+        out.append(
+            f'<text x="{x0:.6g}" y="{-y1 - pad - 0.4 * font:.6g}" '
+            f'font-family="sans-serif" font-size="{font:.6g}" fill="#444">'
+            f"{escape(title)}</text>"
+        )
+    out.append(
+        f'<g fill="none" stroke="{escape(color)}" stroke-width="{stroke_width:g}" '
+        'stroke-linecap="round" stroke-linejoin="round">'
+    )
     for s in strokes:
         s = s * [1.0, -1.0] + 0.0  # SVG y grows downwards (+ 0.0: no "-0")
         d = f"M{s[0, 0]:.6g} {s[0, 1]:.6g}"
@@ -95,15 +102,29 @@ def strokes_to_svg(
     return "\n".join(out) + "\n"
 
 
-def plot_strokes(ax, points, *, absolute: bool = False, stats: NormStats | None = None,
-                 color: str = "black", linewidth: float = 1.0) -> None:
+def plot_strokes(
+    ax,
+    points,
+    *,
+    absolute: bool = False,
+    stats: NormStats | None = None,
+    color: str = "black",
+    linewidth: float = 1.0,
+) -> None:
     """Draw onto a matplotlib Axes (equal aspect, no axis frame)."""
     for s in strokes_of(points, absolute=absolute, stats=stats):
         if len(s) == 1:
             ax.plot(s[:, 0], s[:, 1], ".", color=color, markersize=linewidth * 2)
         else:
-            ax.plot(s[:, 0], s[:, 1], "-", color=color, linewidth=linewidth,
-                    solid_capstyle="round", solid_joinstyle="round")
+            ax.plot(
+                s[:, 0],
+                s[:, 1],
+                "-",
+                color=color,
+                linewidth=linewidth,
+                solid_capstyle="round",
+                solid_joinstyle="round",
+            )
     ax.set_aspect("equal")
     ax.axis("off")
 
@@ -136,8 +157,14 @@ def save_strokes(
     path = check_output(path)
     suffix = path.suffix.lower()
     if suffix in SVG_SUFFIXES:
-        svg = strokes_to_svg(points, absolute=absolute, stats=stats, color=color,
-                             stroke_width=stroke_width, title=text)
+        svg = strokes_to_svg(
+            points,
+            absolute=absolute,
+            stats=stats,
+            color=color,
+            stroke_width=stroke_width,
+            title=text,
+        )
         path.write_text(svg, encoding="utf-8")
         return path
 
@@ -149,8 +176,9 @@ def save_strokes(
     height = float(np.clip(width / aspect, 1.0, 12.0)) + (0.5 if text else 0.0)
     fig = Figure(figsize=(width, height), dpi=dpi)
     ax = fig.add_subplot()
-    plot_strokes(ax, points, absolute=absolute, stats=stats, color=color,
-                 linewidth=stroke_width * 0.75)
+    plot_strokes(
+        ax, points, absolute=absolute, stats=stats, color=color, linewidth=stroke_width * 0.75
+    )
     if text:
         ax.set_title(text, fontsize=12)
     fig.tight_layout()

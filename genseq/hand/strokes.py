@@ -106,8 +106,9 @@ class NormStats:
     @classmethod
     def from_json(cls, s: str) -> NormStats:
         d = json.loads(s)
-        return cls(tuple(d["mean"]), tuple(d["std"]), int(d.get("n_points", 0)),
-                   d.get("source", ""))
+        return cls(
+            tuple(d["mean"]), tuple(d["std"]), int(d.get("n_points", 0)), d.get("source", "")
+        )
 
 
 # --- cleaning -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ All densities are handled in log space (log-sum-exp over components), in nats.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -169,6 +170,44 @@ def mdn_sample(params: MDNParams, generator: torch.Generator | None = None) -> t
     u = torch.rand(lead, generator=generator, device=dev, dtype=mu.dtype)
     eos = (u < params.eos_prob.to(mu.dtype)).to(mu.dtype)
     return torch.stack([x, y, eos], dim=-1)
+
+
+@functools.lru_cache(maxsize=8)
+def _gather_plan(M: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Column of (μ1, μ2, σ̂1, σ̂2, ρ̂) of component j in ŷ = first + j * step."""
+    step = torch.tensor([[2, 2, 2, 2, 1]], device=device)
+    first = torch.tensor([[1 + M, 2 + M, 1 + 3 * M, 2 + 3 * M, 1 + 5 * M]], device=device)
+    return step, first
+
+
+@torch.no_grad()
+def mdn_draw(
+    y_hat: torch.Tensor,
+    n_mixtures: int,
+    bias: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """`mdn_sample(split_params(y_hat, M, bias))` for raw ŷ (N, 1+6M) in about a third of the
+    ops: the per-step sampler's hot path. Same distribution (tests compare moments); it uses
+    the random stream differently. The component is drawn by inverse CDF, its five parameters
+    (μ1, μ2, σ̂1, σ̂2, ρ̂) taken with one gather."""
+    M = n_mixtures
+    N, dt = y_hat.shape[0], y_hat.dtype
+    r = torch.rand(N, 2, generator=generator, device=y_hat.device, dtype=dt)  # component, eos
+    n = torch.randn(N, 2, generator=generator, device=y_hat.device, dtype=dt)
+    cdf = torch.softmax(y_hat[:, 1 : 1 + M] * (1.0 + bias), -1).cumsum_(-1)  # eqs 19, 62
+    j = (cdf < r[:, :1]).sum(-1, keepdim=True).clamp_(max=M - 1)  # (N, 1) component index
+    # columns of ŷ = [ê, π̂ (M), (μ1, μ2) x M, (σ̂1, σ̂2) x M, ρ̂ (M)] (split_params' layout)
+    step, first = _gather_plan(M, y_hat.device)
+    g = y_hat.gather(1, torch.addcmul(first, j, step))
+    sigma = (g[:, 2:4] - bias).exp_()  # eqs 21, 61
+    rho = g[:, 4].tanh()  # eq 22
+    out = torch.empty(N, 3, device=y_hat.device, dtype=dt)
+    torch.addcmul(g[:, 0], sigma[:, 0], n[:, 0], out=out[:, 0])
+    corr = rho * n[:, 0] + (1.0 - rho * rho).clamp_(min=0.0).sqrt_() * n[:, 1]
+    torch.addcmul(g[:, 1], sigma[:, 1], corr, out=out[:, 1])
+    torch.lt(r[:, 1], torch.sigmoid(y_hat[:, 0]), out=out[:, 2])  # eq 18: eos ~ Bernoulli(e)
+    return out
 
 
 def mdn_mean(params: MDNParams) -> torch.Tensor:

@@ -95,22 +95,29 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
 
 
 class Linear:
-    """x W^T (+ add) for a weight W used at every step of a loop. CPU float32: oneDNN with W
-    packed once (2-3x faster than addmm at batch 8-32, where the per-step GEMMs live);
-    otherwise (float64, GPU, no oneDNN) addmm."""
+    """x W^T (+ add) for a weight W used at every step of a loop. CPU float32 with batch >= 2:
+    oneDNN with W packed once (2-3x faster than addmm at batch 8-32, where the per-step GEMMs
+    live). Batch 1 (sampling one line), float64, GPU: addmm on W^T stored row-major, which
+    makes the CPU matrix-vector product ~1.2-1.6x faster than oneDNN's or F.linear's at
+    batch 1 (`genseq bench` "sample 1 line")."""
 
     def __init__(self, w: Tensor, batch: int):
         self.w_t = w.t()
         self.packed = None
-        if w.device.type == "cpu" and w.dtype == torch.float32 and batch > 0 and _mkldnn_ok():
+        cpu32 = w.device.type == "cpu" and w.dtype == torch.float32
+        if cpu32 and batch > 1 and _mkldnn_ok():
             self.packed = torch.ops.mkldnn._reorder_linear_weight(w.detach().contiguous(), batch)
+        elif cpu32 and batch == 1:
+            self.w_t = w.detach().t().contiguous()
 
     def __call__(self, x: Tensor, add: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
         if self.packed is not None and x.shape[0] > 0:
             if add is None:
                 return torch.ops.mkldnn._linear_pointwise(x, self.packed, bias, "none", [], "")
             return torch.ops.mkldnn._linear_pointwise.binary(x, add, self.packed, bias, "add")
-        out = x @ self.w_t if add is None else torch.addmm(add, x, self.w_t)
+        if add is None:
+            return x @ self.w_t if bias is None else torch.addmm(bias, x, self.w_t)
+        out = torch.addmm(add, x, self.w_t)
         return out if bias is None else out.add_(bias)
 
 

@@ -17,7 +17,13 @@ def add_train_flags(p: argparse.ArgumentParser, lr: float = 1e-3) -> None:
     """Training flags shared by `text train` and `hand train`."""
     g = p.add_argument_group("training")
     g.add_argument("--optimizer", default="adam", choices=["adam", "rmsprop-graves", "sgd"])
-    g.add_argument("--lr", type=float, default=lr, help="learning rate (default %(default)s)")
+    g.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help=f"learning rate (default {lr}); with --resume, replaces the run's current rate",
+    )
+    p.set_defaults(lr_default=lr)
     g.add_argument("--momentum", type=float, default=0.9, help="for sgd and rmsprop-graves")
     g.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip, 0 = off")
     g.add_argument(
@@ -59,7 +65,7 @@ def train_config(a: argparse.Namespace) -> TrainConfig:
     torch.manual_seed(a.seed)  # the model's initial weights follow --seed too
     return TrainConfig(
         optimizer=a.optimizer,
-        lr=a.lr,
+        lr=a.lr if a.lr is not None else a.lr_default,
         momentum=a.momentum,
         clip=a.clip,
         weight_noise=a.weight_noise,
@@ -109,9 +115,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=["valid", "test"])
     p.add_argument("--dynamic", action="store_true", help="dynamic evaluation (§3)")
     p.add_argument("--dynamic-lr", type=float, default=1e-4, help="SGD step size of --dynamic")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="parallel streams (default 16; 1 with --dynamic: the paper's "
-                        "sequential adaptation)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="parallel streams (default 16; 1 with --dynamic: the paper's sequential adaptation)",
+    )
     p.add_argument("--seq-len", type=int, default=100)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_eval)
@@ -186,7 +195,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     trainer = Trainer(model, task, cfg, out, extra, progress=not a.no_progress)
-    res = trainer.fit(resume=a.resume)
+    res = trainer.fit(resume=a.resume, lr=a.lr)
     say(
         f"genseq: {res['step']} updates, best valid {task.primary} {res['best']:.4f}; "
         f"model in {out}",

@@ -43,7 +43,6 @@ class TextModel(Configurable, nn.Module):
         )
         self.head = nn.Linear(self.lstm.output_size, V)  # eq. 3: every layer feeds the output
 
-
     def _input(self, ids: Tensor) -> Tensor:
         if self.embed is not None:
             return self.embed(ids)

@@ -77,8 +77,10 @@ def checkpoint_config(path: Path, kind: tuple[str, ...]) -> dict[str, Any]:
     _, meta = load_tensors(path)
     cfg = meta.get("config", {})
     if cfg.get("kind") not in kind:
-        raise GenseqError(f"{path} is a checkpoint of a {cfg.get('kind', 'unknown')} model, "
-                          f"not of {' or '.join(kind)}")
+        raise GenseqError(
+            f"{path} is a checkpoint of a {cfg.get('kind', 'unknown')} model, "
+            f"not of {' or '.join(kind)}"
+        )
     return meta
 
 

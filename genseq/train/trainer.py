@@ -167,7 +167,9 @@ class Trainer:
         }
         ckpt.save_tensors(self.ckpt_path, tensors, meta)
 
-    def resume(self) -> None:
+    def resume(self, lr: float | None = None) -> None:
+        """Continue the run saved in `out`; `lr` (an explicit --lr) replaces its current rate,
+        which is then the rate later plateau decays start from."""
         tensors, meta = ckpt.load_tensors(self.ckpt_path)
         if "step" not in meta:
             raise GenseqError(f"{self.ckpt_path} is not a genseq training checkpoint")
@@ -180,6 +182,12 @@ class Trainer:
             self.cfg.optimizer, self.model.parameters(), self.cfg.lr, self.cfg.momentum
         )
         ckpt.optimizer_from_tensors(self.opt, tensors, meta["optimizer"])
+        if lr is not None:
+            if lr <= 0:
+                raise GenseqError(f"--lr must be > 0, got {lr}")
+            self.cfg.lr = lr
+            for g in self.opt.param_groups:
+                g["lr"] = lr
         own = f"rng.torch.rank{self.rank}"  # this rank's stream, if the run had as many ranks
         same = meta.get("world", 1) == self.world
         torch.set_rng_state(tensors[own] if same and own in tensors else tensors["rng.torch"])
@@ -297,12 +305,14 @@ class Trainer:
         self.plot()
         return m
 
-    def fit(self, resume: bool = False) -> dict[str, Any]:
+    def fit(self, resume: bool = False, lr: float | None = None) -> dict[str, Any]:
+        """Train until a limit; `resume` continues the run in `out`, `lr` (resume only)
+        replaces its learning rate."""
         self.out.mkdir(parents=True, exist_ok=True)
         if resume:
             if not self.ckpt_path.is_file():
                 raise GenseqError(f"nothing to resume: {self.ckpt_path} does not exist")
-            self.resume()
+            self.resume(lr)
         elif self.metrics_path.exists() and self.main:
             self.metrics_path.unlink()
         nb = self.task.num_batches()

@@ -50,13 +50,17 @@ def _line(rng: np.random.Generator, n_strokes: int, valid: bool) -> tuple:
 
 
 def _xml(xy: np.ndarray, eos: np.ndarray, t: np.ndarray) -> str:
-    out = ['<?xml version="1.0" encoding="ISO-8859-1"?>', "<WhiteboardCaptureSession>",
-           '  <WhiteboardDescription><SensorLocation corner="top_left"/></WhiteboardDescription>',
-           "  <StrokeSet>"]
+    out = [
+        '<?xml version="1.0" encoding="ISO-8859-1"?>',
+        "<WhiteboardCaptureSession>",
+        '  <WhiteboardDescription><SensorLocation corner="top_left"/></WhiteboardDescription>',
+        "  <StrokeSet>",
+    ]
     start = 0
     for end in np.flatnonzero(eos) + 1:
-        out.append(f'    <Stroke colour="black" start_time="{t[start]:.2f}" '
-                   f'end_time="{t[end - 1]:.2f}">')
+        out.append(
+            f'    <Stroke colour="black" start_time="{t[start]:.2f}" end_time="{t[end - 1]:.2f}">'
+        )
         for (x, y), tt in zip(xy[start:end], t[start:end], strict=True):
             out.append(f'      <Point x="{int(x)}" y="{int(y)}" time="{tt:.2f}"/>')
         out.append("    </Stroke>")
@@ -87,8 +91,10 @@ def build_iam(root: Path, packed: bool, seed: int = 0) -> dict[str, Expected]:
             files[f"lineStrokes/{d1}/{d2}/{lid}.xml"] = data
     root.mkdir(parents=True, exist_ok=True)
     if packed:
-        for archive, top in (("lineStrokes-all.tar.gz", "lineStrokes/"),
-                             ("ascii-all.tar.gz", "ascii/")):
+        for archive, top in (
+            ("lineStrokes-all.tar.gz", "lineStrokes/"),
+            ("ascii-all.tar.gz", "ascii/"),
+        ):
             with tarfile.open(root / archive, "w:gz") as tar:
                 for name, data in files.items():
                     if name.startswith(top):
@@ -133,10 +139,34 @@ def train_tiny(cache: Path, out: Path, task: str, *extra: str) -> int:
     """`genseq hand train` a tiny network in a few seconds (plumbing, not quality)."""
     from genseq.cli import main
 
-    return main(["hand", "train", "--task", task, "--data", str(cache), "--out", str(out),
-                 "--hidden", "16", "--layers", "2", "--mixtures", "3", "--window", "2",
-                 "--batch-size", "2", "--steps", "4", "--eval-every", "2", "--no-progress",
-                 *extra])
+    return main(
+        [
+            "hand",
+            "train",
+            "--task",
+            task,
+            "--data",
+            str(cache),
+            "--out",
+            str(out),
+            "--hidden",
+            "16",
+            "--layers",
+            "2",
+            "--mixtures",
+            "3",
+            "--window",
+            "2",
+            "--batch-size",
+            "2",
+            "--steps",
+            "4",
+            "--eval-every",
+            "2",
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture(scope="session")
@@ -146,8 +176,12 @@ def tiny_cache(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("iam") / "iamondb"
     build_iam(root, packed=True)
     out = root.parent / "iam.npz"
-    assert main(["hand", "prepare", "--iam", str(root), "--out", str(out), "--quiet",
-                 "--workers", "1"]) == 0
+    assert (
+        main(
+            ["hand", "prepare", "--iam", str(root), "--out", str(out), "--quiet", "--workers", "1"]
+        )
+        == 0
+    )
     return out
 
 

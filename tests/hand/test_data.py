@@ -100,9 +100,13 @@ def _many_lines_cache(n: int = 37) -> HandCache:
 
     texts = ["ab" * int(rng.integers(1, 6)) for _ in range(n)]
     return HandCache(
-        ids=[f"l{i:03d}" for i in range(n)], texts=texts, splits=["trainset"] * n,
-        points=np.concatenate(pts), index=np.r_[0, np.cumsum(lens)].astype(np.int64),
-        stats=NormStats((0.0, 0.0), (1.0, 1.0)), alphabet=Alphabet.from_texts(texts),
+        ids=[f"l{i:03d}" for i in range(n)],
+        texts=texts,
+        splits=["trainset"] * n,
+        points=np.concatenate(pts),
+        index=np.r_[0, np.cumsum(lens)].astype(np.int64),
+        stats=NormStats((0.0, 0.0), (1.0, 1.0)),
+        alphabet=Alphabet.from_texts(texts),
     )
 
 
@@ -146,8 +150,9 @@ def test_batches_deterministic_and_masked():
             assert tm[j].sum() == u and (t[j, u:] == 0).all() and (t[j, :u] > 0).all()
     # bucketing: with one pool, batches hold disjoint length ranges
     one_pool = HandBatches(ds, batch_size=8, seed=3, pool=100)
-    ranges = sorted((b["lengths"].min().item(), b["lengths"].max().item())
-                    for b in one_pool.epoch(0))
+    ranges = sorted(
+        (b["lengths"].min().item(), b["lengths"].max().item()) for b in one_pool.epoch(0)
+    )
     assert all(hi <= lo for (_, hi), (lo, _) in zip(ranges, ranges[1:], strict=False))
 
 
@@ -193,8 +198,24 @@ def _main(argv: list[str]) -> int:
 def test_cli_prepare_and_show(tmp_path, iam_packed, capsys):
     root, _ = iam_packed
     out = tmp_path / "iam.npz"
-    assert _main(["hand", "prepare", "--iam", str(root), "--out", str(out), "--quiet",
-                  "--min-points", "5", "--workers", "1"]) == 0
+    assert (
+        _main(
+            [
+                "hand",
+                "prepare",
+                "--iam",
+                str(root),
+                "--out",
+                str(out),
+                "--quiet",
+                "--min-points",
+                "5",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "paper train set" in text and "no transcription: 1" in text and "alphabet" in text
     cache = HandCache.load(out)
@@ -206,14 +227,17 @@ def test_cli_prepare_and_show(tmp_path, iam_packed, capsys):
     assert _main(["hand", "show", "--data", str(out), "-o", str(tmp_path / "l.svg")]) == 0
 
 
-@pytest.mark.parametrize("argv, msg", [
-    (["hand", "prepare", "--iam", "{tmp}/nope", "--out", "{tmp}/x.npz"], "not found"),
-    (["hand", "prepare", "--iam", "{root}", "--out", "{tmp}/x.txt"], ".npz"),
-    (["hand", "prepare", "--iam", "{root}", "--out", "{tmp}/no/x.npz"], "output folder"),
-    (["hand", "show", "--data", "{tmp}/nope.npz", "-o", "{tmp}/x.png"], "not found"),
-    (["hand", "show", "--data", "{cache}", "--line", "zz", "-o", "{tmp}/x.png"], "no line"),
-    (["hand", "show", "--data", "{cache}", "-o", "{tmp}/x.gif"], ".svg"),
-])
+@pytest.mark.parametrize(
+    "argv, msg",
+    [
+        (["hand", "prepare", "--iam", "{tmp}/nope", "--out", "{tmp}/x.npz"], "not found"),
+        (["hand", "prepare", "--iam", "{root}", "--out", "{tmp}/x.txt"], ".npz"),
+        (["hand", "prepare", "--iam", "{root}", "--out", "{tmp}/no/x.npz"], "output folder"),
+        (["hand", "show", "--data", "{tmp}/nope.npz", "-o", "{tmp}/x.png"], "not found"),
+        (["hand", "show", "--data", "{cache}", "--line", "zz", "-o", "{tmp}/x.png"], "no line"),
+        (["hand", "show", "--data", "{cache}", "-o", "{tmp}/x.gif"], ".svg"),
+    ],
+)
 def test_cli_errors_exit_2(tmp_path, iam_packed, cache, capsys, argv, msg):
     root, _ = iam_packed
     cpath = cache.save(tmp_path / "c.npz")
@@ -229,8 +253,22 @@ def test_cli_prepare_env_default(tmp_path, iam_packed, monkeypatch, capsys):
     assert _main(["hand", "prepare", "--out", str(tmp_path / "x.npz")]) == 2
     assert "GENSEQ_DATA" in capsys.readouterr().err
     monkeypatch.setenv("GENSEQ_DATA", str(root.parent))
-    assert _main(["hand", "prepare", "--out", str(tmp_path / "x.npz"), "--quiet",
-                  "--workers", "1", "--min-points", "5"]) == 0
+    assert (
+        _main(
+            [
+                "hand",
+                "prepare",
+                "--out",
+                str(tmp_path / "x.npz"),
+                "--quiet",
+                "--workers",
+                "1",
+                "--min-points",
+                "5",
+            ]
+        )
+        == 0
+    )
 
 
 def test_register_exposes_hand_group():

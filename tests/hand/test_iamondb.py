@@ -106,7 +106,11 @@ def test_real_iamondb(data_root, tmp_path):
     assert len(db.lines) == 12195  # every XML line parses
     sizes = db.split_sizes()
     assert (sizes["trainset"], sizes["testset_v"], sizes["testset_t"], sizes["testset_f"]) == (
-        5364, 1438, 1518, 3859)
+        5364,
+        1438,
+        1518,
+        3859,
+    )
     assert db.paper_sizes() == {"train": 10741, "valid": 1438}  # Graves (2013) §4
     assert len(db.problems[NO_TEXT]) == 8  # as the data README says
     assert MALFORMED not in db.problems and TRUNCATED not in db.problems

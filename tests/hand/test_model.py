@@ -33,8 +33,13 @@ def line(B: int, T: int, dtype=torch.float32, seed: int = 0) -> torch.Tensor:
 
 def tiny_synth(layers: int = 3, peepholes: bool = False, A: int = 6, **kw) -> SynthesisNet:
     cfg = SynthesisConfig(
-        alphabet_size=A, hidden_size=5, num_layers=layers, n_mixtures=2, n_window=2,
-        peepholes=peepholes, **kw,
+        alphabet_size=A,
+        hidden_size=5,
+        num_layers=layers,
+        n_mixtures=2,
+        n_window=2,
+        peepholes=peepholes,
+        **kw,
     )
     return SynthesisNet(cfg)
 
@@ -75,8 +80,9 @@ def test_null_first_input():
 
 @pytest.mark.parametrize("peepholes", [False, True])
 def test_prediction_step_equals_forward(peepholes):
-    net = PredictionNet(PredictionConfig(hidden_size=7, num_layers=3, n_mixtures=2,
-                                         peepholes=peepholes))
+    net = PredictionNet(
+        PredictionConfig(hidden_size=7, num_layers=3, n_mixtures=2, peepholes=peepholes)
+    )
     inp, _ = inputs_targets(line(3, 8))
     y, (h, c) = net(inp)
     state, ys = None, []
@@ -147,8 +153,10 @@ def test_fast_path_equals_stepped_reference(layers, peepholes):
         y, st, phi = f(x, text, mask, s0, return_phi=True)
         assert y.shape == (B, T, 1 + 6 * 2) and phi.shape == (B, T, 5)
         g = torch.Generator().manual_seed(1)  # the same random projection of both results
-        loss = sum((v * torch.randn(v.shape, generator=g, dtype=v.dtype)).sum()
-                   for v in (y, phi, *st.values()))
+        loss = sum(
+            (v * torch.randn(v.shape, generator=g, dtype=v.dtype)).sum()
+            for v in (y, phi, *st.values())
+        )
         grads = torch.autograd.grad(loss, [*net.parameters(), *s0.values()])
         outs.append((y, phi, st, grads))
     (y1, p1, s1, g1), (y2, p2, s2, g2) = outs
@@ -158,7 +166,7 @@ def test_fast_path_equals_stepped_reference(layers, peepholes):
     assert s1.keys() == s2.keys()
     for k in s1:
         torch.testing.assert_close(s1[k], s2[k], atol=1e-5, rtol=1e-5)
-    assert all(g.abs().sum() > 0 for g in g1[-len(s0):])  # the carry gets gradients
+    assert all(g.abs().sum() > 0 for g in g1[-len(s0) :])  # the carry gets gradients
     for a, b in zip(g1, g2, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
@@ -271,10 +279,12 @@ def test_primed_sampling_reads_the_prime_text():
     sb, xb = net.prime(prime[None], torch.cat([pb, text[0]])[None])
     assert torch.equal(xa, prime[None, -1])  # sampling goes on from the prime's last point
     assert not torch.allclose(sa["h1"], sb["h1"]) and not torch.allclose(sa["w"], sb["w"])
-    ra = net.synthesize(text, prime=(prime, pa), max_steps=15,
-                        generator=torch.Generator().manual_seed(0))
-    rb = net.synthesize(text, prime=(prime, pb), max_steps=15,
-                        generator=torch.Generator().manual_seed(0))
+    ra = net.synthesize(
+        text, prime=(prime, pa), max_steps=15, generator=torch.Generator().manual_seed(0)
+    )
+    rb = net.synthesize(
+        text, prime=(prime, pb), max_steps=15, generator=torch.Generator().manual_seed(0)
+    )
     assert ra.text[0].tolist() == [1, 2, 1, 3, 4] and ra.phi[0].shape[1] == 6
     a, b = ra.strokes[0], rb.strokes[0]
     n = min(len(a), len(b))

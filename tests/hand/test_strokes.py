@@ -45,7 +45,9 @@ def test_offsets_inverse():
     assert split_strokes(np.zeros((0, 3))) == []
     # a generated sample whose last point is not an end of stroke still yields its tail
     assert [len(s) for s in split_strokes(np.array([[0, 0, 0], [1, 1, 0.9], [2, 2, 0.1]]))] == [
-        2, 1]
+        2,
+        1,
+    ]
 
 
 def test_norm_stats_fit_and_json():
@@ -70,8 +72,11 @@ def test_norm_stats_from_training_lines_only(iam):
     root, expected = iam
     cfg = CleanConfig(min_points=5, min_points_per_char=0)  # keep every synthetic line
     cache = build_cache(read_iamondb(root, workers=1, progress=False), cfg)
-    train = [to_offsets(e.xy, e.eos) for e in expected.values()
-             if e.split in ("trainset", "testset_t", "testset_f")]
+    train = [
+        to_offsets(e.xy, e.eos)
+        for e in expected.values()
+        if e.split in ("trainset", "testset_t", "testset_f")
+    ]
     valid = [to_offsets(e.xy, e.eos) for e in expected.values() if e.split == "testset_v"]
     want = NormStats.fit(train)
     assert cache.stats.mean == pytest.approx(want.mean)

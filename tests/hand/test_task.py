@@ -45,15 +45,28 @@ class FakeBatches:
         ulen = torch.randint(2, U + 1, (B,), generator=g)
         text_mask = torch.arange(U)[None] < ulen[:, None]
         text = torch.randint(1, A, (B, U), generator=g).masked_fill(~text_mask, 0)
-        return {"strokes": strokes, "mask": mask, "text": text, "text_mask": text_mask,
-                "ids": [f"l{epoch}-{i}-{b}" for b in range(B)]}
+        return {
+            "strokes": strokes,
+            "mask": mask,
+            "text": text,
+            "text_mask": text_mask,
+            "ids": [f"l{epoch}-{i}-{b}" for b in range(B)],
+        }
 
 
 def make(kind: str) -> torch.nn.Module:
     torch.manual_seed(0)
     if kind == "synth":
-        return SynthesisNet(SynthesisConfig(alphabet_size=A, hidden_size=6, num_layers=2,
-                                            n_mixtures=2, n_window=2, kappa_bias=-1.0))
+        return SynthesisNet(
+            SynthesisConfig(
+                alphabet_size=A,
+                hidden_size=6,
+                num_layers=2,
+                n_mixtures=2,
+                n_window=2,
+                kappa_bias=-1.0,
+            )
+        )
     return PredictionNet(PredictionConfig(hidden_size=6, num_layers=2, n_mixtures=2))
 
 
@@ -117,7 +130,8 @@ def test_loss_units_display(kind):
     assert task.display(run_loss / run_units) == shown  # the trainer asks twice per log line
     loss, _, _ = task.loss(model, 0, 2, None)  # a new window starts after a display
     assert task.display(loss.item())["nats"] == pytest.approx(
-        by_hand(model, data.batch(0, 2))[0].sum().item() / 3, rel=1e-5)
+        by_hand(model, data.batch(0, 2))[0].sum().item() / 3, rel=1e-5
+    )
 
 
 @pytest.mark.parametrize("kind", ["predict", "synth"])

@@ -12,6 +12,7 @@ from genseq.nn.mdn import (
     MDNParams,
     MixtureDensityHead,
     clip_grad,
+    mdn_draw,
     mdn_mean,
     mdn_nll,
     mdn_sample,
@@ -25,8 +26,13 @@ def _raw(eos, pi, mu, log_sigma, rho, dtype=torch.float64) -> torch.Tensor:
     pi, mu, ls, rho = (np.asarray(a, dtype=np.float64) for a in (pi, mu, log_sigma, rho))
     lead = pi.shape[:-1]
     flat = np.concatenate(
-        [np.asarray(eos, dtype=np.float64)[..., None], pi, mu.reshape(*lead, -1),
-         ls.reshape(*lead, -1), rho],
+        [
+            np.asarray(eos, dtype=np.float64)[..., None],
+            pi,
+            mu.reshape(*lead, -1),
+            ls.reshape(*lead, -1),
+            rho,
+        ],
         axis=-1,
     )
     return torch.tensor(flat, dtype=dtype)
@@ -66,7 +72,9 @@ def test_nll_matches_hand_computation():
         pi=[[0.5, -0.2], [1.0, 1.0], [-2.0, 0.7]],
         mu=[[[0.1, -0.3], [1.0, 0.5]], [[0.0, 0.0], [-1.0, 2.0]], [[0.3, 0.3], [0.2, -0.2]]],
         log_sigma=[
-            [[0.0, -0.5], [0.3, 0.2]], [[-1.0, -1.0], [0.5, 0.0]], [[0.1, 0.2], [-0.3, 0.4]]
+            [[0.0, -0.5], [0.3, 0.2]],
+            [[-1.0, -1.0], [0.5, 0.0]],
+            [[0.1, 0.2], [-0.3, 0.4]],
         ],
         rho=[[0.4, -1.5], [0.0, 2.0], [-0.7, 0.9]],
     )
@@ -120,8 +128,14 @@ def test_stability_extremes(dtype):
     y[1, 0] = -80.0
     y.requires_grad_(True)
     x = torch.tensor(
-        [[1e6, -1e6, 0.0], [1e4, 2.0, 1.0], [0.0, 0.0, 0.0],
-         [1e6, 1e6, 1.0], [-1e3, 5.0, 0.0], [0.1, 0.1, 1.0]],
+        [
+            [1e6, -1e6, 0.0],
+            [1e4, 2.0, 1.0],
+            [0.0, 0.0, 0.0],
+            [1e6, 1e6, 1.0],
+            [-1e3, 5.0, 0.0],
+            [0.1, 0.1, 1.0],
+        ],
         dtype=dtype,
     )
     nll = mdn_nll(split_params(y, M), x)
@@ -187,7 +201,8 @@ def test_bias_formulas():
     pi_hat = y[:, 1 : 1 + M]
     torch.testing.assert_close(p.log_pi.exp(), torch.softmax(pi_hat * (1 + b), -1))  # eq 62
     torch.testing.assert_close(
-        p.log_sigma.exp(), torch.exp(y[:, 1 + 3 * M : 1 + 5 * M] - b).reshape(2, M, 2)  # eq 61
+        p.log_sigma.exp(),
+        torch.exp(y[:, 1 + 3 * M : 1 + 5 * M] - b).reshape(2, M, 2),  # eq 61
     )
     p0 = split_params(y, M)
     torch.testing.assert_close(p0.eos_prob, torch.sigmoid(y[:, 0]))
@@ -195,27 +210,63 @@ def test_bias_formulas():
     torch.testing.assert_close(p0.mu, y[:, 1 + M : 1 + 3 * M].reshape(2, M, 2))
 
 
-def test_sampling_frequencies_and_moments():
-    n = 40000
-    pi = torch.tensor([0.2, 0.3, 0.5])
-    p = MDNParams(
-        eos_logit=torch.full((n,), math.log(0.25 / 0.75)),  # e = 0.25
-        log_pi=pi.log().expand(n, 3),
-        mu=torch.tensor([[-100.0, 0.0], [0.0, 0.0], [100.0, 5.0]]).expand(n, 3, 2),
-        log_sigma=torch.tensor([[0.0, 0.0], [0.0, 0.0], [math.log(2.0), 0.0]]).expand(n, 3, 2),
-        rho=torch.tensor([0.0, 0.0, 0.8]).expand(n, 3),
-    )
-    s = mdn_sample(p, generator=torch.Generator().manual_seed(0))
+_PI = torch.tensor([0.2, 0.3, 0.5])
+_MU = torch.tensor([[-100.0, 0.0], [0.0, 0.0], [100.0, 5.0]])
+_LOG_SIGMA = torch.tensor([[0.0, 0.0], [0.0, 0.0], [math.log(2.0), 0.0]])
+_RHO = torch.tensor([0.0, 0.0, 0.8])
+_E = 0.25
+
+
+def _check_moments(s: torch.Tensor) -> None:
+    """Samples of the 3-component mixture above: component frequencies, eos rate, and the
+    third component's means, standard deviations and correlation."""
+    n = s.shape[0]
     assert s.shape == (n, 3)
     comp = torch.bucketize(s[:, 0].contiguous(), torch.tensor([-50.0, 50.0]))
     freq = torch.bincount(comp, minlength=3).float() / n
-    torch.testing.assert_close(freq, pi, atol=0.015, rtol=0)
-    assert abs(s[:, 2].mean().item() - 0.25) < 0.015
+    torch.testing.assert_close(freq, _PI, atol=0.015, rtol=0)
+    assert abs(s[:, 2].mean().item() - _E) < 0.015
     assert set(s[:, 2].unique().tolist()) <= {0.0, 1.0}
     c = s[comp == 2, :2]
     assert abs(c[:, 0].mean().item() - 100.0) < 0.1 and abs(c[:, 1].mean().item() - 5.0) < 0.05
     assert abs(c[:, 0].std().item() - 2.0) < 0.06 and abs(c[:, 1].std().item() - 1.0) < 0.03
     assert abs(torch.corrcoef(c.T)[0, 1].item() - 0.8) < 0.02
+
+
+def test_sampling_frequencies_and_moments():
+    n = 40000
+    p = MDNParams(
+        eos_logit=torch.full((n,), math.log(_E / (1 - _E))),
+        log_pi=_PI.log().expand(n, 3),
+        mu=_MU.expand(n, 3, 2),
+        log_sigma=_LOG_SIGMA.expand(n, 3, 2),
+        rho=_RHO.expand(n, 3),
+    )
+    _check_moments(mdn_sample(p, generator=torch.Generator().manual_seed(0)))
+
+
+def test_fast_draw_samples_the_same_mixture():
+    """mdn_draw on raw ŷ laid out as split_params reads it: same distribution as mdn_sample."""
+    n, M = 40000, 3
+    y = torch.cat(
+        [
+            torch.tensor([math.log(_E / (1 - _E))]),  # ê (eq 18, sigmoid convention)
+            _PI.log() + 0.7,  # π̂: softmax is shift-invariant
+            _MU.reshape(-1),  # μ interleaved (μ1, μ2) per component
+            _LOG_SIGMA.reshape(-1),
+            torch.atanh(_RHO),
+        ]
+    ).expand(n, -1)
+    assert y.shape[1] == 1 + 6 * M
+    _check_moments(mdn_draw(y, M, generator=torch.Generator().manual_seed(0)))
+    # biased (eqs 61-62): same moments as the reference sampler's
+    y = torch.randn(1, 1 + 6 * 4, generator=torch.Generator().manual_seed(3)).expand(n, -1)
+    for b in (0.0, 2.0):
+        fast = mdn_draw(y, 4, bias=b, generator=torch.Generator().manual_seed(1))
+        ref = mdn_sample(split_params(y, 4, bias=b), generator=torch.Generator().manual_seed(2))
+        for a, r in ((fast[:, :2].mean(0), ref[:, :2].mean(0)), (fast.std(0), ref.std(0))):
+            torch.testing.assert_close(a, r, atol=0.05, rtol=0.05)
+        assert abs(fast[:, 2].mean().item() - ref[:, 2].mean().item()) < 0.015
 
 
 def test_sampling_is_reproducible_with_generator():

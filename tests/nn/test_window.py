@@ -38,8 +38,9 @@ def test_matches_direct_loops():
 
 def test_phi_is_one_based():
     """A sharp window centred at κ = 3 peaks at u = 3 (column 2)."""
-    phi = window_phi(torch.zeros(1, 1), torch.full((1, 1), 50.0), torch.full((1, 1), 3.0),
-                     u_grid(5))
+    phi = window_phi(
+        torch.zeros(1, 1), torch.full((1, 1), 50.0), torch.full((1, 1), 3.0), u_grid(5)
+    )
     assert phi.argmax().item() == 2
     torch.testing.assert_close(phi[0, 2], torch.tensor(1.0))
 

@@ -79,8 +79,20 @@ def test_eval_dynamic_differs_from_static(trained, corpus_file, capsys):
     for extra in ([], ["--dynamic", "--dynamic-lr", "0.5"]):
         capsys.readouterr()
         main(
-            ["text", "eval", "--model", str(trained), "--data", str(corpus_file), "--json",
-             "--batch-size", "1", "--seq-len", "20", *extra]
+            [
+                "text",
+                "eval",
+                "--model",
+                str(trained),
+                "--data",
+                str(corpus_file),
+                "--json",
+                "--batch-size",
+                "1",
+                "--seq-len",
+                "20",
+                *extra,
+            ]
         )
         res.append(json.loads(capsys.readouterr().out))
     assert res[1]["dynamic"] and res[1]["nats"] != res[0]["nats"]

@@ -28,7 +28,7 @@ def make_model(vocab_size: int, **kw) -> TextModel:
     return TextModel(TextModelConfig(vocab_size=vocab_size, hidden_size=24, num_layers=2, **kw))
 
 
-def run(tmp, steps, corpus, resume=False, hook=None, **cfg_kw):
+def run(tmp, steps, corpus, resume=False, hook=None, new_lr=None, **cfg_kw):
     model = make_model(len(corpus.vocab), dropout=0.1)
     cfg = TrainConfig(
         steps=steps,
@@ -48,7 +48,7 @@ def run(tmp, steps, corpus, resume=False, hook=None, **cfg_kw):
         progress=False,
     )
     tr.on_step = hook
-    res = tr.fit(resume=resume)
+    res = tr.fit(resume=resume, lr=new_lr)
     return tr, res
 
 
@@ -135,10 +135,17 @@ def test_interrupt_inside_a_step_or_an_evaluation_resumes_exactly(tmp_path, wher
             return super().evaluate(model)
 
     model = make_model(len(corpus.vocab), dropout=0.1)
-    cfg = TrainConfig(steps=30, eval_every=7, log_every=2, checkpoint_every=1e9, lr=3e-3,
-                      weight_noise=0.01)
-    tr = Trainer(model, Interrupting(corpus, batch_size=4, seq_len=16), cfg, tmp_path / "cut",
-                 {"vocab": corpus.vocab.to_json()}, progress=False)
+    cfg = TrainConfig(
+        steps=30, eval_every=7, log_every=2, checkpoint_every=1e9, lr=3e-3, weight_noise=0.01
+    )
+    tr = Trainer(
+        model,
+        Interrupting(corpus, batch_size=4, seq_len=16),
+        cfg,
+        tmp_path / "cut",
+        {"vocab": corpus.vocab.to_json()},
+        progress=False,
+    )
     with pytest.raises(KeyboardInterrupt):
         tr.fit()
     run(tmp_path / "cut", 30, corpus, resume=True)
@@ -148,6 +155,17 @@ def test_interrupt_inside_a_step_or_an_evaluation_resumes_exactly(tmp_path, wher
         for k in ra:
             if k.startswith(("train_", "valid_")):
                 assert ra[k] == pytest.approx(rb[k], rel=1e-6, abs=1e-7), (ra["step"], k)
+
+
+def test_resume_with_an_explicit_lr_continues_at_that_rate(tmp_path):
+    corpus = make_corpus()
+    run(tmp_path, 10, corpus)
+    tr, _ = run(tmp_path, 12, corpus, resume=True, new_lr=5e-4)
+    assert tr.cfg.lr == 5e-4 and all(g["lr"] == 5e-4 for g in tr.opt.param_groups)
+    logged = [r["lr"] for r in _records(tmp_path) if r["step"] > 10 and "lr" in r]
+    assert logged and set(logged) == {5e-4}
+    with pytest.raises(GenseqError, match="--lr must be > 0"):
+        run(tmp_path, 14, corpus, resume=True, new_lr=0.0)
 
 
 def test_resume_without_checkpoint_is_a_user_error(tmp_path):
