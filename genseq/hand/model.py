@@ -252,11 +252,13 @@ class SynthesisNet(Configurable, nn.Module):
     def _upper_and_head(
         self, x: Tensor, w: Tensor, h1: Tensor, state: SynthState, new: SynthState
     ) -> Tensor:
-        """Layers 2..N and the head over the whole sequence: x, w (B,T,·), h1 (B,T,H)."""
+        """Layers 2..N and the head over the whole sequence, time-major: x, w (T,B,·),
+        h1 (T,B,H) -> ŷ (T,B,1+6M)."""
         h1 = self.drop(h1)
         if self.upper is None:
             return self.head(h1)
-        out, (h, c) = self.upper(torch.cat([x, w], -1), (state["h"], state["c"]), below=h1)  # eq 53
+        xw = torch.cat([x, w], -1)
+        out, (h, c) = self.upper(xw, (state["h"], state["c"]), below=h1, batch_first=False)  # eq 53
         new["h"], new["c"] = h, c
         return self.head(torch.cat([h1, out], -1))  # eq 3
 
@@ -284,17 +286,14 @@ class SynthesisNet(Configurable, nn.Module):
             y = strokes_in.new_zeros(B, 0, 1 + 6 * self.cfg.n_mixtures)
             same: SynthState = dict(st)
             return (y, same, strokes_in.new_zeros(B, 0, u.shape[0])) if return_phi else (y, same)
-        l1 = self.lstm1
-        w_x, w_w = l1.weight_ih.split([3, self.cfg.alphabet_size], dim=1)
-        gx = F.linear(strokes_in.transpose(0, 1), w_x, l1.bias_ih)  # eq 52, x part, (T,B,4H)
+        l1, xt = self.lstm1, strokes_in.transpose(0, 1)  # time-major inside: no copies
         hs, ws, phi, c, kappa = synth_scan(  # layer 1 + window, eqs 46-52 (genseq.nn.scan)
-            gx, w_w, l1.weight_hh, l1.bias_hh, l1.peep, self.window.proj.weight,
-            self.window.proj.bias, chars, u, st["h1"], st["c1"], st["kappa"], st["w"],
-            self.cfg.lstm_grad_clip,
+            xt, l1.weight_ih, l1.weight_hh, l1.bias_ih, l1.bias_hh, l1.peep,
+            self.window.proj.weight, self.window.proj.bias, chars, u, st["h1"], st["c1"],
+            st["kappa"], st["w"], self.cfg.lstm_grad_clip,
         )  # fmt: skip
-        hs, ws = hs.transpose(0, 1), ws.transpose(0, 1)
-        new: SynthState = {"h1": hs[:, -1], "c1": c, "kappa": kappa, "w": ws[:, -1]}
-        y = self._upper_and_head(strokes_in, ws, hs, st, new)
+        new: SynthState = {"h1": hs[-1], "c1": c, "kappa": kappa, "w": ws[-1]}
+        y = self._upper_and_head(xt, ws, hs, st, new).transpose(0, 1)
         y = _clip_out(y, self.cfg.output_grad_clip)
         return (y, new, phi.transpose(0, 1)) if return_phi else (y, new)
 

@@ -99,9 +99,10 @@ class LSTMLayer(nn.Module):
         return h, c
 
     def forward(
-        self, x: Tensor, h: Tensor, c: Tensor, grad_clip: float = 0.0
+        self, x: Tensor, h: Tensor, c: Tensor, grad_clip: float = 0.0, batch_first: bool = True
     ) -> tuple[Tensor, State]:
-        """x (B,T,I) -> outputs (B,T,H), final (h, c)."""
+        """x (B,T,I) -> outputs (B,T,H), final (h, c); time-major (T,B,·) if not batch_first
+        (what both kernels run on: no transposed copies in or out)."""
         if self.peep is None and grad_clip <= 0:
             out, h, c = torch.lstm(  # fused kernel, same math as `cell` without peepholes
                 x,
@@ -112,15 +113,16 @@ class LSTMLayer(nn.Module):
                 0.0,  # dropout
                 self.training,
                 False,  # bidirectional
-                True,  # batch_first
+                batch_first,
             )
             return out, (h[0], c[0])
-        if x.shape[1] == 0:
-            return x.new_zeros(x.shape[0], 0, self.hidden_size), (h, c)
+        xt = x.transpose(0, 1) if batch_first else x
+        if xt.shape[0] == 0:
+            return x.new_zeros(*x.shape[:-1], self.hidden_size), (h, c)
         # input projection hoisted (one GEMM, time-major), recurrence in the BPTT kernel
-        gx = linear(x.transpose(0, 1), self.weight_ih, self.bias_ih)
+        gx = linear(xt, self.weight_ih, self.bias_ih)
         out, h, c = lstm_scan(gx, h, c, self.weight_hh, self.bias_hh, self.peep, grad_clip)
-        return out.transpose(0, 1), (h, c)
+        return (out.transpose(0, 1) if batch_first else out), (h, c)
 
     def forward_reference(
         self, x: Tensor, h: Tensor, c: Tensor, grad_clip: float = 0.0
@@ -161,16 +163,21 @@ class DeepLSTM(nn.Module):
         return torch.cat([x, below], -1) if self.cfg.skip_input else below  # eq. 2
 
     def forward(
-        self, x: Tensor, state: State | None = None, below: Tensor | None = None
+        self,
+        x: Tensor,
+        state: State | None = None,
+        below: Tensor | None = None,
+        batch_first: bool = True,
     ) -> tuple[Tensor, State]:
         """x (B,T,I), below (B,T,below_size) or None -> (every layer's h concatenated
-        (B,T,N·H), final state)."""
+        (B,T,N·H), final state). batch_first=False: x, below and the output are (T,B,·)."""
         if state is None:
-            state = self.initial_state(x.shape[0], x.device)
+            state = self.initial_state(x.shape[0 if batch_first else 1], x.device)
         h0, c0 = state
         outs, hs, cs = [], [], []
         for n, layer in enumerate(self.layers):
-            out, (h, c) = layer(self._layer_input(n, x, below), h0[n], c0[n], self.cfg.grad_clip)
+            inp = self._layer_input(n, x, below)
+            out, (h, c) = layer(inp, h0[n], c0[n], self.cfg.grad_clip, batch_first)
             below = self.drop(out)
             outs.append(below)
             hs.append(h)

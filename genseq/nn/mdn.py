@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from genseq.nn.scan import linear
+
 LOG_2PI = math.log(2.0 * math.pi)
 # Numerical guards (only active in pathological regions; see offset_log_prob).
 ONE_M_RHO2_MIN = 1e-6  # floor on 1 - ρ²  (|ρ| <= 0.9999995)
@@ -33,7 +35,9 @@ class MixtureDensityHead(nn.Module):
         self.proj = nn.Linear(in_features, 1 + 6 * n_mixtures)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.proj(h)
+        # oneDNN GEMMs on CPU float32 (genseq.nn.scan.linear): ~3x faster than F.linear's
+        # at 121 outputs over a training batch's B*T rows
+        return linear(h, self.proj.weight, self.proj.bias)
 
 
 @dataclass

@@ -71,10 +71,9 @@ def test_synth_scan_equals_autograd_loop(peep, clip, dtype):
     res = []
     for fast in (True, False):
         if fast:
-            w_x, w_w = l1.weight_ih.split([3, 6], dim=1)
-            gx = F.linear(x.transpose(0, 1), w_x, l1.bias_ih)
-            outs = synth_scan(gx, w_w, l1.weight_hh, l1.bias_hh, l1.peep, win.weight, win.bias,
-                              chars, u, st["h1"], st["c1"], st["kappa"], st["w"], clip)  # fmt: skip
+            outs = synth_scan(x.transpose(0, 1), l1.weight_ih, l1.weight_hh, l1.bias_ih,
+                              l1.bias_hh, l1.peep, win.weight, win.bias, chars, u, st["h1"],
+                              st["c1"], st["kappa"], st["w"], clip)  # fmt: skip
         else:
             outs = _layer1_reference(net, x, chars, u, st, clip)
         g = torch.Generator().manual_seed(1)
@@ -91,16 +90,17 @@ def test_synth_scan_gradcheck():
     chars, u = net.encode_text(text), u_grid(text.shape[1], dtype=torch.double)
     st = {k: 0.3 * torch.randn_like(v) for k, v in net.initial_state(2).items()}
     l1, win = net.lstm1, net.window.proj
-    gx = F.linear(x.transpose(0, 1), l1.weight_ih[:, :3], l1.bias_ih).detach().requires_grad_()
-    w_w = l1.weight_ih[:, 3:].detach().requires_grad_()
+    xt = x.transpose(0, 1).detach().requires_grad_()
+    w_ih = l1.weight_ih.detach().requires_grad_()
+    b_ih = l1.bias_ih.detach().requires_grad_()
     w_p = win.weight.detach().requires_grad_()
     kappa = st["kappa"].abs().requires_grad_()
 
-    def f(gx, w_w, w_p, kappa):
-        return synth_scan(gx, w_w, l1.weight_hh, l1.bias_hh, l1.peep, w_p, win.bias, chars, u,
-                          st["h1"], st["c1"], kappa, st["w"])  # fmt: skip
+    def f(xt, w_ih, b_ih, w_p, kappa):
+        return synth_scan(xt, w_ih, l1.weight_hh, b_ih, l1.bias_hh, l1.peep, w_p, win.bias,
+                          chars, u, st["h1"], st["c1"], kappa, st["w"])  # fmt: skip
 
-    assert torch.autograd.gradcheck(f, (gx, w_w, w_p, kappa))
+    assert torch.autograd.gradcheck(f, (xt, w_ih, b_ih, w_p, kappa))
 
 
 @pytest.mark.parametrize(
