@@ -40,6 +40,7 @@ class LSTMConfig:
     dropout: float = 0.0  # on every layer's output (to the next layer and to the head)
     below_size: int = 0  # extra input to layer 1 only (e.g. the window's w_{t-1}, eq. 52)
     skip_input: bool = True  # eq. 2: x_t feeds every layer, not only the first
+    skip_output: bool = True  # eq. 3: every layer feeds the output; False: only the top (nn.LSTM)
     grad_clip: float = 0.0  # Graves: clip d loss / d pre-activations to [-v, v] (0 = off)
 
 
@@ -151,7 +152,7 @@ class DeepLSTM(nn.Module):
 
     @property
     def output_size(self) -> int:
-        return self.cfg.hidden_size * self.cfg.num_layers
+        return self.cfg.hidden_size * (self.cfg.num_layers if self.cfg.skip_output else 1)
 
     def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> State:
         z = torch.zeros(self.cfg.num_layers, batch_size, self.cfg.hidden_size, device=device)
@@ -170,25 +171,35 @@ class DeepLSTM(nn.Module):
         batch_first: bool = True,
     ) -> tuple[Tensor, State]:
         """x (B,T,I), below (B,T,below_size) or None -> (every layer's h concatenated
-        (B,T,N·H), final state). batch_first=False: x, below and the output are (T,B,·)."""
+        (B,T,N·H), or the top layer's (B,T,H) without skip_output, final state). batch_first=False: x, below and the output are (T,B,·);
+        batch_first=True returns a transposed view of the time-major result."""
         if state is None:
             state = self.initial_state(x.shape[0 if batch_first else 1], x.device)
+        if batch_first:  # run time-major, as both kernels do: one transposed view in and out
+            x = x.transpose(0, 1)
+            below = below.transpose(0, 1) if below is not None else None
         h0, c0 = state
         outs, hs, cs = [], [], []
         for n, layer in enumerate(self.layers):
             inp = self._layer_input(n, x, below)
-            out, (h, c) = layer(inp, h0[n], c0[n], self.cfg.grad_clip, batch_first)
+            out, (h, c) = layer(inp, h0[n], c0[n], self.cfg.grad_clip, batch_first=False)
             below = self.drop(out)
             outs.append(below)
             hs.append(h)
             cs.append(c)
-        out = outs[0] if len(outs) == 1 else torch.cat(outs, -1)  # one layer: no copy
-        return out, (torch.stack(hs), torch.stack(cs))
+        out = self._output(outs)
+        return (out.transpose(0, 1) if batch_first else out), (torch.stack(hs), torch.stack(cs))
+
+    def _output(self, outs: list[Tensor]) -> Tensor:
+        if not self.cfg.skip_output or len(outs) == 1:  # the top layer only: no copy
+            return outs[-1]
+        return torch.cat(outs, -1)  # eq. 3's inputs, for the head
 
     def step(
         self, x: Tensor, state: State | None = None, below: Tensor | None = None
     ) -> tuple[Tensor, State]:
-        """One time step: x (B,I) -> (every layer's h concatenated (B,N·H), new state)."""
+        """One time step: x (B,I) -> (every layer's h concatenated (B,N·H), or the top
+        layer's without skip_output, new state)."""
         if state is None:
             state = self.initial_state(x.shape[0], x.device)
         h0, c0 = state
@@ -200,4 +211,4 @@ class DeepLSTM(nn.Module):
             outs.append(below)
             hs.append(h)
             cs.append(c)
-        return torch.cat(outs, -1), (torch.stack(hs), torch.stack(cs))
+        return self._output(outs), (torch.stack(hs), torch.stack(cs))

@@ -107,6 +107,29 @@ def test_skip_connections_shape_and_dependence():
     assert g[0, 0].abs().sum() > 0 and g[0, 1:].abs().sum() == 0
 
 
+def test_plain_stack_equals_nn_lstm():
+    """skip_input=False, skip_output=False is nn.LSTM: same weights, same outputs and state,
+    batch-first and time-major."""
+    torch.manual_seed(0)
+    net = DeepLSTM(LSTMConfig(5, 7, 3, skip_input=False, skip_output=False))
+    ref = torch.nn.LSTM(5, 7, 3, batch_first=True)
+    with torch.no_grad():
+        for n, layer in enumerate(net.layers):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(ref, f"{name}_l{n}").copy_(getattr(layer, name))
+    assert net.output_size == 7
+    x = torch.randn(4, 6, 5)
+    state = tuple(torch.randn(3, 4, 7) for _ in range(2))
+    want, (h, c) = ref(x, state)
+    got, (h2, c2) = net(x, state)
+    for a, b in ((got, want), (h2, h), (c2, c)):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    got_t, _ = net(x.transpose(0, 1), state, batch_first=False)
+    torch.testing.assert_close(got_t.transpose(0, 1), want, atol=1e-6, rtol=1e-5)
+    step, _ = net.step(x[:, 0], state)
+    torch.testing.assert_close(step, want[:, 0], atol=1e-6, rtol=1e-5)
+
+
 def test_derivative_clip_limits_preactivation_grads():
     layer = LSTMLayer(3, 4)
     x = torch.randn(2, 6, 3) * 50
