@@ -171,8 +171,9 @@ class DeepLSTM(nn.Module):
         batch_first: bool = True,
     ) -> tuple[Tensor, State]:
         """x (B,T,I), below (B,T,below_size) or None -> (every layer's h concatenated
-        (B,T,N·H), or the top layer's (B,T,H) without skip_output, final state). batch_first=False: x, below and the output are (T,B,·);
-        batch_first=True returns a transposed view of the time-major result."""
+        (B,T,N·H), or the top layer's (B,T,H) without skip_output, final state).
+        batch_first=False: x, below and the output are (T,B,·); batch_first=True returns a
+        transposed view of the time-major result."""
         if state is None:
             state = self.initial_state(x.shape[0 if batch_first else 1], x.device)
         if batch_first:  # run time-major, as both kernels do: one transposed view in and out
