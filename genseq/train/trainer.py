@@ -22,7 +22,11 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,6 +91,24 @@ class TrainConfig:
 
 
 STOP_FIELDS = ("steps", "epochs", "minutes")  # may change on --resume; the rest may not
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM (plain `kill`, job schedulers, and the way to stop a `nohup cmd &` job, whose
+    SIGINT the shell ignores) ends training like Ctrl-C: checkpoint, then exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 class Trainer:
@@ -335,53 +357,49 @@ class Trainer:
         interrupted = failed = False
         stop = False
         try:
-            while (limit == 0 or self.step < limit) and not stop:
-                epoch, i = divmod(self.step, nb)
-                if i == 0:
-                    self.carry = None  # a new epoch starts its streams from a zero state
-                loss, units = self.train_step(epoch, i)
-                self.step += 1
-                self.run_loss += loss * units
-                self.run_units += units
-                win_units += units
-                if self.step % self.cfg.log_every == 0 or self.step == limit:
-                    dt = max(time.time() - win_t, 1e-9)
-                    rec = {
-                        "step": self.step,
-                        "epoch": self.step / nb,
-                        "train_loss": self.run_loss / self.run_units,
-                        **{
-                            f"train_{k}": v
-                            for k, v in self.task.display(self.run_loss / self.run_units).items()
-                        },
-                        f"{self.task.unit}s_per_s": win_units / dt,
-                        "lr": self._lr(),
-                        "time": time.time() - t0,
-                    }
-                    self._log(rec)
-                    shown = {
-                        k: f"{v:.3f}"
-                        for k, v in self.task.display(self.run_loss / self.run_units).items()
-                    }
-                    bar.set_postfix(
-                        loss=f"{self.run_loss / self.run_units:.3f}",
-                        **shown,
-                        **{f"{self.task.unit}/s": f"{win_units / dt:,.0f}"},
-                    )
-                    self.run_loss = self.run_units = win_units = 0.0
-                    win_t = time.time()
-                bar.update(1)
-                if self.step % self.cfg.eval_every == 0:
-                    self.evaluate()
-                save = time.time() - last_ckpt >= self.cfg.checkpoint_every
-                stop = time.time() >= deadline
-                if self.world > 1:  # rank 0's clock decides for all
-                    save, stop = ddp.broadcast_flags([save, stop])
-                if save:
-                    self.save_checkpoint()
-                    last_ckpt = time.time()
-                if self.on_step is not None:
-                    self.on_step(self.step)
+            with stop_on_sigterm():
+                while (limit == 0 or self.step < limit) and not stop:
+                    epoch, i = divmod(self.step, nb)
+                    if i == 0:
+                        self.carry = None  # a new epoch starts its streams from a zero state
+                    loss, units = self.train_step(epoch, i)
+                    self.step += 1
+                    self.run_loss += loss * units
+                    self.run_units += units
+                    win_units += units
+                    if self.step % self.cfg.log_every == 0 or self.step == limit:
+                        dt = max(time.time() - win_t, 1e-9)
+                        mean = self.run_loss / self.run_units
+                        rec = {
+                            "step": self.step,
+                            "epoch": self.step / nb,
+                            "train_loss": mean,
+                            **{f"train_{k}": v for k, v in self.task.display(mean).items()},
+                            f"{self.task.unit}s_per_s": win_units / dt,
+                            "lr": self._lr(),
+                            "time": time.time() - t0,
+                        }
+                        self._log(rec)
+                        shown = {k: f"{v:.3f}" for k, v in self.task.display(mean).items()}
+                        bar.set_postfix(
+                            loss=f"{mean:.3f}",
+                            **shown,
+                            **{f"{self.task.unit}/s": f"{win_units / dt:,.0f}"},
+                        )
+                        self.run_loss = self.run_units = win_units = 0.0
+                        win_t = time.time()
+                    bar.update(1)
+                    if self.step % self.cfg.eval_every == 0:
+                        self.evaluate()
+                    save = time.time() - last_ckpt >= self.cfg.checkpoint_every
+                    stop = time.time() >= deadline
+                    if self.world > 1:  # rank 0's clock decides for all
+                        save, stop = ddp.broadcast_flags([save, stop])
+                    if save:
+                        self.save_checkpoint()
+                        last_ckpt = time.time()
+                    if self.on_step is not None:
+                        self.on_step(self.step)
         except KeyboardInterrupt:
             interrupted = True
         except BaseException:

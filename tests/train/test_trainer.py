@@ -222,3 +222,48 @@ def test_weight_noise_restores_weights_exactly():
     assert changed
     for k, v in model.state_dict().items():
         assert torch.equal(before[k], v)
+
+
+def test_sigterm_checkpoints_and_exits_like_ctrl_c(tmp_path):
+    """`kill PID` (SIGTERM) on a `genseq text train` run: the run writes its checkpoint, says
+    it was interrupted, exits 130, and --resume continues from the step it reached. Started
+    with SIGINT ignored, as `nohup cmd &` does, so only SIGTERM can stop it cleanly."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text("the cat sat on a mat. " * 400)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "genseq", "text", "train", "--data", str(corpus), "--out",
+           str(out), "--layers", "1", "--hidden", "16", "--batch-size", "4", "--seq-len", "20",
+           "--steps", "1000000", "--eval-every", "1000000", "--checkpoint-every", "1e9",
+           "--threads", "1", "--no-progress"]  # fmt: skip
+    p = subprocess.Popen(
+        cmd,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    metrics = out / "metrics.jsonl"
+    deadline = time.time() + 120
+    while not (metrics.is_file() and metrics.read_text().count("\n") >= 2):
+        assert p.poll() is None and time.time() < deadline, p.stderr.read()
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)  # ignored, as under nohup
+    time.sleep(0.5)
+    assert p.poll() is None
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=120)[1]
+    assert p.returncode == 130 and "interrupted" in err, err
+    _, meta = load_tensors(out / "checkpoint.safetensors")
+    reached = meta["step"]
+    assert reached >= 40  # at least the two logged windows of 20 updates
+    r = subprocess.run(
+        [*cmd[:cmd.index("--steps") + 1], str(reached + 3), *cmd[cmd.index("--steps") + 2:],
+         "--resume"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert load_tensors(out / "checkpoint.safetensors")[1]["step"] == reached + 3
