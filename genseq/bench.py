@@ -28,7 +28,8 @@ come with the thread count. Cases (B = 32, T = 100 unless said):
   or `--build-cache` from $GENSEQ_DATA/iamondb); skipped with a note otherwise.
 
 `--json` prints one JSON object; each result has name, ours, baseline, unit, ratio, goal,
-goal_on ("ratio", "fraction", "seconds" or null) and met.
+goal_on ("ratio", "fraction", "seconds" or null) and met. `--profile` adds, to the first result
+of each timed comparison, "profile": torch.profiler's top operators of genseq's side.
 """
 
 from __future__ import annotations
@@ -91,15 +92,30 @@ def _time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> list[float
     return out
 
 
+_PROFILE = {"on": False, "pending": None}  # --profile: compare() leaves a table for _result
+
+
+def _profile_table(fn: Callable[[], object], rows: int = 12) -> str:
+    """torch.profiler's top operators by self CPU time over one call of fn."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
 def compare(
     ours: Callable[[], object], base: Callable[[], object], repeats: int
 ) -> tuple[float, float]:
-    """Median seconds of (ours, baseline), timed alternately in rounds after one warm-up each."""
+    """Median seconds of (ours, baseline), timed alternately in rounds after one warm-up each.
+    With --profile, one more call of `ours` runs under torch.profiler, after the timings."""
     ours(), base()  # warm-up
     a, b = [], []
     for _ in range(repeats):
         a += _time(ours, 1, 0)
         b += _time(base, 1, 0)
+    if _PROFILE["on"]:
+        _PROFILE["pending"] = _profile_table(ours)
     return statistics.median(a), statistics.median(b)
 
 
@@ -119,6 +135,9 @@ def _result(
         met = ours <= goal
     else:
         met = ratio is not None and ratio >= goal
+    prof, _PROFILE["pending"] = _PROFILE["pending"], None
+    if prof is not None:
+        extra = {**extra, "profile": prof}
     return {
         "name": name,
         "ours": ours,
@@ -454,8 +473,10 @@ def run(
     only: list[str] | None = None,
     cache: str | None = None,
     build_cache: bool = False,
+    profile: bool = False,
 ) -> dict:
     s = TINY if tiny else QUICK if quick else Sizes()
+    _PROFILE["on"], _PROFILE["pending"] = profile, None
     want = set(only or CASES)
     results: list[dict] = []
     notes: list[str] = []
@@ -510,6 +531,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--build-cache", action="store_true", help="build a cache from $GENSEQ_DATA/iamondb first"
     )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile genseq's side of each case (torch.profiler, top operators)",
+    )
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests: tiny sizes
     p.set_defaults(func=cmd_bench)
 
@@ -517,7 +543,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_bench(a: argparse.Namespace) -> int:
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    res = run(a.quick, a.tiny, a.only, a.cache, a.build_cache)
+    res = run(a.quick, a.tiny, a.only, a.cache, a.build_cache, a.profile)
     if a.json:
         print(json.dumps(res))
         return 0
@@ -536,6 +562,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
             sign = "<=" if r["goal_on"] == "seconds" else ">="
             line += f" (goal {sign} {r['goal']}: {'met' if r['met'] else 'MISSED'})"
         print(line)
+        if "profile" in r:
+            print(r["profile"])
     for n in res["notes"]:
         print(f"note: {n}")
     return 0

@@ -52,3 +52,9 @@ def test_bench_text_output(capsys):
     assert main(["bench", "--tiny", "--threads", "1", "--only", "text-sample"]) == 0
     out = capsys.readouterr().out
     assert "text sample" in out and "chars/s" in out
+
+
+def test_bench_profile(capsys):
+    res = _bench(capsys, "--only", "synth", "--profile")
+    first = res["results"][0]
+    assert "Self CPU" in first["profile"] and "_SynthScan" in first["profile"]
