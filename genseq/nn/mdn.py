@@ -200,7 +200,8 @@ def mdn_draw(
     r = torch.rand(N, 2, generator=generator, device=y_hat.device, dtype=dt)  # component, eos
     n = torch.randn(N, 2, generator=generator, device=y_hat.device, dtype=dt)
     cdf = torch.softmax(y_hat[:, 1 : 1 + M] * (1.0 + bias), -1).cumsum_(-1)  # eqs 19, 62
-    j = (cdf < r[:, :1]).sum(-1, keepdim=True).clamp_(max=M - 1)  # (N, 1) component index
+    # (N, 1) component index; r scaled by the total so rounding cannot step past the end
+    j = (cdf < r[:, :1] * cdf[:, -1:]).sum(-1, keepdim=True).clamp_(max=M - 1)
     # columns of ŷ = [ê, π̂ (M), (μ1, μ2) x M, (σ̂1, σ̂2) x M, ρ̂ (M)] (split_params' layout)
     step, first = _gather_plan(M, y_hat.device)
     g = y_hat.gather(1, torch.addcmul(first, j, step))

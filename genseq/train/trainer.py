@@ -94,21 +94,23 @@ STOP_FIELDS = ("steps", "epochs", "minutes")  # may change on --resume; the rest
 
 
 @contextmanager
-def stop_on_sigterm() -> Iterator[None]:
+def stop_on_sigterm() -> Iterator[list[bool]]:
     """SIGTERM (plain `kill`, job schedulers, and the way to stop a `nohup cmd &` job, whose
-    SIGINT the shell ignores) ends training like Ctrl-C: checkpoint, then exit."""
+    SIGINT the shell ignores) ends training like Ctrl-C, but only between two updates: the
+    handler only raises the yielded flag, which the loop reads after each step."""
+    flag = [False]
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield flag
         return
 
     def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        flag[0] = True
 
     old = signal.signal(signal.SIGTERM, handler)
     try:
-        yield
+        yield flag
     finally:
-        signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
 
 
 class Trainer:
@@ -121,6 +123,8 @@ class Trainer:
         extra_config: dict[str, Any] | None = None,
         progress: bool = True,
     ):
+        if not cfg.lr > 0:
+            raise GenseqError(f"--lr must be > 0, got {cfg.lr}")
         if cfg.steps <= 0 and cfg.epochs <= 0 and cfg.minutes <= 0:
             raise GenseqError("give a limit: --steps, --epochs or --minutes")
         self.model, self.task, self.cfg = model, task, cfg
@@ -354,11 +358,11 @@ class Trainer:
             mininterval=1.0,
         )
         win_units, win_t = 0.0, time.time()
-        interrupted = failed = False
+        interrupted = failed = terminated = False
         stop = False
         try:
-            with stop_on_sigterm():
-                while (limit == 0 or self.step < limit) and not stop:
+            with stop_on_sigterm() as term:
+                while (limit == 0 or self.step < limit) and not (stop or terminated):
                     epoch, i = divmod(self.step, nb)
                     if i == 0:
                         self.carry = None  # a new epoch starts its streams from a zero state
@@ -393,8 +397,9 @@ class Trainer:
                         self.evaluate()
                     save = time.time() - last_ckpt >= self.cfg.checkpoint_every
                     stop = time.time() >= deadline
-                    if self.world > 1:  # rank 0's clock decides for all
-                        save, stop = ddp.broadcast_flags([save, stop])
+                    terminated = term[0]
+                    if self.world > 1:  # rank 0's clock (and signal) decides for all
+                        save, stop, terminated = ddp.broadcast_flags([save, stop, terminated])
                     if save:
                         self.save_checkpoint()
                         last_ckpt = time.time()
@@ -409,7 +414,7 @@ class Trainer:
             bar.close()
             if self.world == 1 or not (interrupted or failed):
                 self.save_checkpoint()  # nothing lost on Ctrl-C or a crash (single process)
-        if interrupted:
+        if interrupted or terminated:  # SIGTERM: every rank saved the checkpoint above
             raise KeyboardInterrupt
         if not self.history or "valid_" + self.task.primary not in self.history[-1]:
             self.evaluate()
