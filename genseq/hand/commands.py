@@ -97,6 +97,14 @@ def add_model_commands(hs: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=12, help="--make: how many candidates")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bias", type=float, default=0.5, help="--make: sampling bias")
+    p.add_argument(
+        "--prime-data",
+        metavar="CACHE",
+        default=None,
+        help="--make: prime each candidate with a different real line of this IAM-OnDB cache's "
+        "validation set (§5.5), so the candidates are distinct writers' hands; only the "
+        "network's own points are saved",
+    )
     p.set_defaults(func=cmd_styles)
 
 
@@ -328,7 +336,10 @@ def cmd_styles(a: argparse.Namespace) -> int:
     if a.make:
         if a.n < 1:
             raise GenseqError("--n must be >= 1")
-        paths = styles.make_styles(a.make, folder, a.n, a.seed, a.bias)
+        primers = None
+        if a.prime_data:
+            primers = styles.primer_lines(a.prime_data, a.make, 4 * a.n, a.seed)
+        paths = styles.make_styles(a.make, folder, a.n, a.seed, a.bias, primers=primers)
         print(
             f"genseq: {len(paths)} candidate styles -> {folder} (look at candidates.png and "
             "delete the ones you do not want)"

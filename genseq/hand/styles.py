@@ -370,6 +370,36 @@ def list_builtin_styles(folder: str | Path | None = None) -> list[tuple[int, str
     return out
 
 
+def primer_lines(
+    cache: str | Path, model_dir: str | Path, n: int, seed: int = 0, split: str = "valid"
+) -> list[tuple[np.ndarray, str, str]]:
+    """n real lines (normalised strokes, text, id) of a cache's `split`, spread over the set
+    in a seeded random order (different forms, so mostly different writers), whose text the
+    model's alphabet can encode."""
+    from genseq.hand.data import HandDataset
+    from genseq.hand.sample import load_hand_model
+
+    m = load_hand_model(model_dir)
+    if m.alphabet is None:
+        raise GenseqError("making styles needs a synthesis model (hand train --task synth)")
+    ds = HandDataset(cache, split, alphabet=m.alphabet)
+    order = np.random.default_rng(seed).permutation(len(ds))
+    out: list[tuple[np.ndarray, str, str]] = []
+    forms: set[str] = set()
+    for i in order.tolist():
+        line = ds[i]
+        form = line.id.rsplit("-", 1)[0]
+        if form in forms or not line.text.strip():
+            continue
+        forms.add(form)
+        out.append((m.stats.normalise(ds.cache.raw(int(ds.positions[i]))), line.text, line.id))
+        if len(out) == n:
+            break
+    if not out:
+        raise GenseqError(f"no {split} lines with text in {cache}")
+    return out
+
+
 def make_styles(
     model_dir: str | Path,
     out_dir: str | Path | None = None,
@@ -378,17 +408,22 @@ def make_styles(
     bias: float = 0.5,
     texts: tuple[str, ...] = STYLE_TEXTS,
     finished_only: bool = True,
+    primers: list[tuple[np.ndarray, str, str]] | None = None,
 ) -> list[Path]:
     """Sample `n` candidate style lines with a trained synthesis model and save each as
     out_dir/style-NN.json ({"text", "points", "source", "norm"}), plus out_dir/candidates.png,
     a contact sheet to choose from (delete the files you do not want; the rest are the
     built-ins, numbered in file-name order). With finished_only, only lines the network
-    ended by the §5.3 stop rule, with >= 5 points a character, are kept (up to 4n tries)."""
+    ended by the §5.3 stop rule, with >= 5 points a character, are kept (up to 4n tries).
+
+    primers: real lines (normalised strokes, text, id), one per try in turn: each candidate
+    is then the network's own writing primed with a writer's line (§5.5), so the styles are
+    distinct hands; the file keeps only the network's points, never the real line's."""
     import torch
     from matplotlib.figure import Figure
 
     from genseq.hand.render import plot_strokes
-    from genseq.hand.sample import encode_lines, load_hand_model
+    from genseq.hand.sample import _prime_text, encode_lines, load_hand_model
 
     m = load_hand_model(model_dir)
     if m.alphabet is None:
@@ -398,16 +433,27 @@ def make_styles(
     gen = torch.Generator().manual_seed(seed)
     kept: list[tuple[np.ndarray, str]] = []
     tries = 0
+    sources: list[str] = []
     while len(kept) < n and tries < 4 * n:
-        batch = [texts[(tries + j) % len(texts)] for j in range(min(8, 4 * n - tries))]
+        if primers:  # one primed line per call: each try has its own writer
+            primer = primers[tries % len(primers)]
+            batch = [texts[tries % len(texts)]]
+            ids, mask = encode_lines(m.alphabet, batch)
+            p_ids, _ = encode_lines(m.alphabet, [_prime_text(primer[1])])
+            prime = (torch.as_tensor(primer[0], dtype=torch.float32), p_ids[0])
+            where = f", primed with IAM-OnDB line {primer[2]}"
+        else:
+            batch = [texts[(tries + j) % len(texts)] for j in range(min(8, 4 * n - tries))]
+            ids, mask = encode_lines(m.alphabet, batch)
+            prime, where = None, ""
         tries += len(batch)
-        ids, mask = encode_lines(m.alphabet, batch)
-        syn = m.net.synthesize(ids, mask, bias=bias, generator=gen)
+        syn = m.net.synthesize(ids, mask, bias=bias, generator=gen, prime=prime)
         for s, ok, text in zip(syn.strokes, syn.stopped, batch, strict=True):
             pts = s.numpy()
             good = ok and len(pts) >= 5 * len(text)
             if (good or not finished_only) and len(pts) and len(kept) < n:
                 kept.append((pts, text))
+                sources.append(where)
     paths = []
     norm = json.loads(m.stats.to_json())
     for k, (pts, text) in enumerate(kept):
@@ -416,7 +462,7 @@ def make_styles(
             "text": text,
             "points": np.round(pts.astype(np.float64), 4).tolist(),
             "source": f"written by the network in {Path(model_dir).name} (seed {seed}, bias "
-            f"{bias})",
+            f"{bias}{sources[k]})",
             "norm": norm,
         }
         p.write_text(json.dumps(d) + "\n", encoding="utf-8")

@@ -263,3 +263,31 @@ def test_make_styles_then_write_with_style_k(synth, tmp_path, capsys, monkeypatc
     assert _write(synth, tmp_path / "k.svg", "--style", "1") == 0
     err = _err(capsys, synth, tmp_path / "k.svg", "--style", "2")
     assert "no built-in style 2: there are 2" in err
+
+
+def test_make_styles_primed_with_real_lines(synth, tiny_cache, tmp_path, capsys):
+    """--prime-data: each candidate is primed with a different real line (different forms);
+    the file holds only the network's points (not the real line's) and names its primer."""
+    from genseq.hand.data import HandDataset
+    from genseq.hand.styles import primer_lines
+
+    primers = primer_lines(tiny_cache, synth, 3, seed=0)
+    forms = {pid.rsplit("-", 1)[0] for _, _, pid in primers}
+    assert len(forms) == len(primers) >= 1
+    valid = HandDataset(tiny_cache, "valid")
+    for pts, text, pid in primers:
+        assert text == valid[valid.index_of(pid)].text and pts.shape[1] == 3
+    folder = tmp_path / "primed"
+    files = make_styles(synth, folder, n=2, texts=("to be",), finished_only=False, primers=primers)
+    assert len(files) == 2
+    for f in files:
+        d = json.loads(f.read_text())
+        assert "primed with IAM-OnDB line" in d["source"] and d["text"] == "to be"
+        saved = np.asarray(d["points"])
+        for p, _, _ in primers:  # never a copy of the real line
+            assert saved.shape != p.shape or not np.allclose(saved, p, atol=1e-3)
+    capsys.readouterr()
+    bad = ["hand", "styles", "--make", str(synth), "--out", str(folder), "--prime-data",
+           str(tmp_path / "missing.npz")]  # fmt: skip
+    assert main(bad) == 2
+    assert capsys.readouterr().err.count("\n") == 1
