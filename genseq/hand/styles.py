@@ -307,6 +307,14 @@ def load_style_file(path: str | Path, stats: NormStats, text: str | None = None)
             raise GenseqError(f"{path} is neither JSON nor SVG ({e})") from None
         if not isinstance(d, dict):
             raise GenseqError(f"{path}: a style JSON must be an object with text and points")
+        if "norm" in d:  # genseq's own style file (`hand styles --make`): normalised offsets
+            try:
+                st = style_from_dict(d, stats, str(path))
+            except (KeyError, TypeError, ValueError) as e:
+                raise GenseqError(f"{path}: not a valid genseq style file ({e})") from None
+            if text is not None:
+                st = Style(st.points, " ".join(text.split()), st.source)
+            return st
         strokes = strokes_from_json(d)
         file_text = str(d.get("text") or "")
     text = text if text is not None else file_text

@@ -263,6 +263,17 @@ def test_make_styles_then_write_with_style_k(synth, tmp_path, capsys, monkeypatc
     assert _write(synth, tmp_path / "k.svg", "--style", "1") == 0
     err = _err(capsys, synth, tmp_path / "k.svg", "--style", "2")
     assert "no built-in style 2: there are 2" in err
+    # the same file through --style-from: read as genseq's own (normalised) format, not as
+    # a user's absolute strokes, so the writing is the same as --style 1's
+    assert _write(synth, tmp_path / "f.svg", "--style-from", str(paths[1])) == 0
+    assert (tmp_path / "f.svg").read_text() == (tmp_path / "k.svg").read_text()
+    from genseq.hand.sample import load_hand_model
+
+    st = load_style_file(paths[1], load_hand_model(synth).stats)
+    np.testing.assert_allclose(
+        st.points, np.asarray(d_pts := json.loads(paths[1].read_text())["points"]), atol=1e-6
+    )
+    assert len(d_pts) == len(st.points)
 
 
 def test_make_styles_primed_with_real_lines(synth, tiny_cache, tmp_path, capsys):
