@@ -92,7 +92,23 @@ def synthesize_lines(
             raise GenseqError("the style has no text")
         p_ids, _ = encode_lines(model.alphabet, [_prime_text(text)])
         prime = (torch.as_tensor(np.asarray(strokes), dtype=torch.float32), p_ids[0])
-    return model.net.synthesize(ids, mask, bias=bias, prime=prime, generator=_generator(seed))
+    syn = model.net.synthesize(ids, mask, bias=bias, prime=prime, generator=_generator(seed))
+    return syn if prime is None else trim_prime_tail(syn, int((prime[1] != 0).sum()))
+
+
+def trim_prime_tail(syn: Synthesis, n_prime: int) -> Synthesis:
+    """Primed lines (§5.5) often start by finishing the prime's last stroke: a stray mark
+    before the first new letter. Drop each line's points up to the first step whose window
+    φ(t, ·) peaks on the new text (column >= n_prime, the prime text's length); the pen
+    position is relative, so nothing after moves. A line whose window never gets there is
+    kept whole."""
+    strokes, phis = [], []
+    for s, ph in zip(syn.strokes, syn.phi, strict=True):
+        on_new = (ph.argmax(1) >= n_prime).nonzero() if len(ph) else ph.new_zeros(0, 1)
+        t0 = int(on_new[0, 0]) if len(on_new) else 0
+        strokes.append(s[t0:])
+        phis.append(ph[t0:])
+    return Synthesis(strokes, phis, syn.stopped, syn.text)
 
 
 def write_lines(
