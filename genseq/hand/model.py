@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genseq.nn.lstm import DeepLSTM, LSTMConfig, LSTMLayer, State
+from genseq.nn.lstm import DeepLSTM, LSTMConfig, LSTMLayer, State, cell_update
 from genseq.nn.mdn import MixtureDensityHead, mdn_draw
 from genseq.nn.mdn import clip_grad as clip_output_grad
 from genseq.nn.scan import Linear, synth_scan
@@ -449,8 +449,8 @@ class _SamplingStep:
     """`SynthesisNet.step` for sampling (eval mode, no autograd), with less per-step overhead:
     each layer's input and recurrent weights are concatenated and packed for oneDNN once per
     `synthesize` call (`genseq.nn.scan.Linear`), so a layer is one GEMM on [input, h_{t-1}]
-    with the two biases summed. Same maths as `step`; results
-    equal up to rounding (the GEMM's summation order), which tests check."""
+    with the two biases summed. Same maths as `step`; results equal up to rounding (the
+    GEMM's summation order), which tests check."""
 
     def __init__(self, net: SynthesisNet, batch: int):
         def fused(m: LSTMLayer) -> tuple[Linear, Tensor, Tensor | None]:
@@ -465,16 +465,9 @@ class _SamplingStep:
 
     @staticmethod
     def _cell(layer: tuple[Linear, Tensor, Tensor | None], z: Tensor, c: Tensor) -> State:
-        """eqs 7-11 on one step's input z = [input, h_{t-1}] (out-of-place: at batch 1 fewer
-        ops beat in-place buffers)."""
+        """One layer's step on z = [input, h_{t-1}]: one GEMM, then eqs 7-11."""
         lin, b, peep = layer
-        i, f, g, o = lin(z, bias=b).chunk(4, 1)
-        if peep is not None:  # eqs 7-8
-            i, f = torch.addcmul(i, peep[0], c), torch.addcmul(f, peep[1], c)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # eq 9
-        if peep is not None:  # eq 10
-            o = torch.addcmul(o, peep[2], c)
-        return torch.sigmoid(o) * torch.tanh(c), c  # eq 11
+        return cell_update(lin(z, bias=b), c, peep)
 
     def __call__(
         self, x: Tensor, state: SynthState, chars: Tensor, u: Tensor

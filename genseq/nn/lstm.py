@@ -62,6 +62,19 @@ def clip_grad(x: Tensor, v: float) -> Tensor:
     return _ClipGrad.apply(x, v) if v > 0 else x
 
 
+def cell_update(gates: Tensor, c: Tensor, peep: Tensor | None = None) -> State:
+    """eqs 7-11 from one step's pre-activations (i, f, g, o) (B,4H) and c_{t-1} -> (h_t, c_t);
+    peep (3,H) = (w_ci, w_cf, w_co) or None."""
+    i, f, g, o = gates.chunk(4, dim=-1)
+    if peep is not None:
+        i = i + peep[0] * c  # eq. 7: w_ci ⊙ c_{t-1}
+        f = f + peep[1] * c  # eq. 8: w_cf ⊙ c_{t-1}
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # eq. 9
+    if peep is not None:
+        o = o + peep[2] * c  # eq. 10: w_co ⊙ c_t
+    return torch.sigmoid(o) * torch.tanh(c), c  # eq. 11
+
+
 class LSTMLayer(nn.Module):
     """One LSTM layer, eqs 7–11. Parameters are laid out as in `nn.LSTM` (gate order i, f, g, o)
     so the fused kernel can use them directly; peepholes are the diagonal w_ci, w_cf, w_co."""
@@ -88,16 +101,7 @@ class LSTMLayer(nn.Module):
     def cell(self, gx: Tensor, h: Tensor, c: Tensor, grad_clip: float = 0.0) -> State:
         """One step given the input part of the pre-activations gx = W_x x_t + b."""
         gates = gx + F.linear(h, self.weight_hh, self.bias_hh)
-        gates = clip_grad(gates, grad_clip)
-        i, f, g, o = gates.chunk(4, dim=-1)
-        if self.peep is not None:
-            i = i + self.peep[0] * c  # eq. 7: w_ci ⊙ c_{t-1}
-            f = f + self.peep[1] * c  # eq. 8: w_cf ⊙ c_{t-1}
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # eq. 9
-        if self.peep is not None:
-            o = o + self.peep[2] * c  # eq. 10: w_co ⊙ c_t
-        h = torch.sigmoid(o) * torch.tanh(c)  # eq. 11
-        return h, c
+        return cell_update(clip_grad(gates, grad_clip), c, self.peep)
 
     def forward(
         self, x: Tensor, h: Tensor, c: Tensor, grad_clip: float = 0.0, batch_first: bool = True
