@@ -41,6 +41,13 @@ def add_model_commands(hs: argparse._SubParsersAction) -> None:
         help="train on random crops of N points (prediction only); 0 = whole lines",
     )
     g.add_argument(
+        "--chunk-len",
+        type=int,
+        default=0,
+        help="truncated BPTT: one update per N points of each batch, the state (and the "
+        "window's κ, w) carried across its chunks; 0 = one update per whole line (or crop)",
+    )
+    g.add_argument(
         "--eval-batches",
         type=int,
         default=0,
@@ -214,10 +221,13 @@ def cmd_train(a: argparse.Namespace) -> int:
         saved = meta["config"]
         cfg.seed = meta["train"]["seed"]  # the run's batch order, whatever --seed says now
         task, batch, crop = saved["kind"], saved["batch_size"], saved.get("crop_len", 0)
+        chunk = saved.get("chunk_len", 0)
         train, valid = _datasets(a.data, task, Alphabet.from_json(saved["alphabet"]))
         model = model_class(task).from_config(saved["model"])
     else:
-        task, batch, crop = a.task, a.batch_size, a.crop_len
+        task, batch, crop, chunk = a.task, a.batch_size, a.crop_len, a.chunk_len
+        if chunk < 0:
+            raise GenseqError(f"--chunk-len must be >= 0, got {chunk}")
         if crop and task == "synth":
             raise GenseqError("--crop-len is for prediction only: a crop loses its text")
         train, valid = _datasets(a.data, task, a.alphabet)
@@ -229,14 +239,15 @@ def cmd_train(a: argparse.Namespace) -> int:
         "alphabet": train.alphabet.to_json(),
         "batch_size": batch,
         "crop_len": crop,
+        "chunk_len": chunk,
         "data": str(a.data),
     }
+    htask = HandTask(batches, vbatches, chunk_len=chunk, eval_batches=a.eval_batches)
     say(
         f"genseq: {task}: {len(train):,} training / {len(valid):,} validation lines; "
-        f"model {count_parameters(model):,} weights; {len(batches):,} updates per epoch",
+        f"model {count_parameters(model):,} weights; {htask.num_batches():,} updates per epoch",
         file=sys.stderr,
     )
-    htask = HandTask(batches, vbatches, eval_batches=a.eval_batches)
     trainer = Trainer(model, htask, cfg, out, extra, progress=not a.no_progress)
     res = trainer.fit(resume=a.resume, lr=a.lr)
     say(

@@ -384,6 +384,14 @@ class HandBatches:
         self._plan_epoch, self._plan = epoch, [(b, starts[b]) for b in batches]
         return self._plan
 
+    def batch_lengths(self, epoch: int) -> list[int]:
+        """The padded length T of every batch of `epoch`, without loading any (TBPTT chunk
+        counts, genseq.hand.task)."""
+        lengths = self.dataset.lengths
+        if self.crop_len is not None:
+            lengths = np.minimum(lengths, self.crop_len)
+        return [int(lengths[idx].max()) for idx, _ in self.plan(epoch)]
+
     def batch(self, epoch: int, i: int) -> dict:
         """Batch i of `epoch`: strokes (B, T, 3) float32, mask (B, T) bool, text (B, U) long
         (0 = pad), text_mask (B, U) bool, lengths (B,) long, ids, starts (crop offsets)."""

@@ -23,18 +23,21 @@ loss uses. The eos term is included because the target is the whole 3-vector the
 predicts; it is small (eos is ~1 in 25 points, e is a probability), and `sse_xy` (offsets
 only) is reported as well so either reading can be compared.
 
-TBPTT (`chunk_len` > 0): each batch is served as `chunks_per_batch` consecutive trainer steps
-of `chunk_len` points (default ceil(crop_len / chunk_len) of the train batcher), one optimizer
-step each, carrying the LSTM state (and κ, w for synthesis) from one chunk to the next through
-the trainer's carry. Lines are shifted (x_1 = null) before they are cut, the text is the whole
-line's for every chunk, a new batch starts from a zero state, and points past
-chunks_per_batch x chunk_len are not trained on. A chunk past the end of every line of its
-batch gives a zero loss and 0 units, but the trainer still takes an optimizer step on it
-(momentum only), so the number of chunks is fixed per batch: it suits crops of
-crop_len = chunks_per_batch x chunk_len (prediction). For synthesis (whole lines, batches
-bucketed by length, 300 to ~1900 points) a fixed count either wastes steps on short batches
-or cuts long lines: train synthesis on whole lines (chunk_len = 0) until the task can map
-steps to a variable number of chunks per batch (needs the batch lengths before loading).
+TBPTT (`chunk_len` > 0): each batch is served as consecutive trainer steps of `chunk_len`
+points, one optimizer step each, carrying the LSTM state (and κ, w for synthesis) from one
+chunk to the next through the trainer's carry. Lines are shifted (x_1 = null) before they are
+cut, the text is the whole line's for every chunk, and a new batch starts from a zero state.
+How many chunks a batch gets:
+- `chunks_per_batch` (or ceil(crop_len / chunk_len) with the batcher's crops, prediction):
+  the same count for every batch; points past it are not trained on, and a chunk past the end
+  of every line of its batch gives a zero loss and 0 units (the optimizer still steps).
+- otherwise (whole lines, e.g. synthesis): ceil(T_j / chunk_len) for batch j of padded length
+  T_j, read from the batcher's `batch_lengths(epoch)` before any batch is loaded. An epoch
+  then has a number of steps that depends on how its lines were bucketed; the trainer needs a
+  fixed count, so every epoch is served as epoch 0's count of steps: a longer epoch is cut
+  short at the end (its last batches wait for the next shuffle), a shorter one starts over
+  from its first batch. Each batch's chunks stay consecutive, so the carry is always the
+  previous chunk's of the same lines.
 Without chunk_len: whole lines (or the batcher's crops), one optimizer step per batch.
 """
 
@@ -112,12 +115,19 @@ class HandTask:
     ):
         self.train, self.valid = train, valid
         self.chunk_len, self.eval_batches = chunk_len, eval_batches
-        self.chunks = 1
+        self.chunks = 1  # per batch, when fixed; 0: ceil(T_j / chunk_len) for batch j
         if chunk_len > 0:
             crop = getattr(train, "crop_len", None)
-            if chunks_per_batch <= 0 and not crop:
-                raise GenseqError("TBPTT chunks need crops (crop_len) or chunks_per_batch")
-            self.chunks = chunks_per_batch if chunks_per_batch > 0 else math.ceil(crop / chunk_len)
+            if chunks_per_batch > 0 or crop:
+                self.chunks = chunks_per_batch or math.ceil(crop / chunk_len)
+            elif hasattr(train, "batch_lengths"):
+                self.chunks = 0
+            else:
+                raise GenseqError(
+                    "TBPTT chunks need crops (crop_len), chunks_per_batch, or a batcher that "
+                    "knows its batch lengths"
+                )
+        self._steps: tuple[int, list[tuple[int, int]]] | None = None
         self._cached: tuple[tuple[int, int], Batch, Tensor] | None = None
         self._window = [0.0, 0.0]  # points, sequences served since the last display
         self._shown = False
@@ -130,7 +140,22 @@ class HandTask:
         self.rank, self.world = rank, world
 
     def num_batches(self) -> int:
-        return len(self.train) * self.chunks
+        return len(self.train) * self.chunks if self.chunks else len(self.epoch_steps(0))
+
+    def epoch_steps(self, epoch: int) -> list[tuple[int, int]]:
+        """(batch j, chunk k) of every step of `epoch` when chunk counts vary per batch."""
+        if self._steps is None or self._steps[0] != epoch:
+            L = self.chunk_len
+            lengths = self.train.batch_lengths(epoch)  # type: ignore[attr-defined]
+            steps = [(j, k) for j, T in enumerate(lengths) for k in range(max(1, -(-T // L)))]
+            self._steps = (epoch, steps)
+        return self._steps[1]
+
+    def _locate(self, epoch: int, i: int) -> tuple[int, int]:
+        if self.chunks:
+            return divmod(i, self.chunks)
+        steps = self.epoch_steps(epoch)
+        return steps[i % len(steps)]  # a short epoch starts over at (first batch, chunk 0)
 
     def _batch(self, epoch: int, j: int) -> tuple[Batch, Tensor]:
         """Batch j of `epoch` and its shifted inputs, kept while its chunks are served."""
@@ -142,7 +167,7 @@ class HandTask:
     def loss(
         self, model: nn.Module, epoch: int, i: int, carry: Carry
     ) -> tuple[Tensor, float, Carry]:
-        j, k = divmod(i, self.chunks)
+        j, k = self._locate(epoch, i)
         batch, inputs = self._batch(epoch, j)
         targets, mask = batch["strokes"], scored_mask(batch)
         state = None

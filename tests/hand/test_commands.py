@@ -68,6 +68,29 @@ def test_synth_resume_continues(cache, synth, tmp_path):
     assert max(steps) == 6
 
 
+def test_synth_chunked_training_and_resume(cache, tmp_path, capsys):
+    """--chunk-len: TBPTT over whole lines; the setting is saved and kept on --resume."""
+    from tests.hand.conftest import train_tiny
+
+    out = tmp_path / "chunked"
+    capsys.readouterr()
+    assert train_tiny(cache, out, "synth", "--chunk-len", "7") == 0
+    said = capsys.readouterr().err
+    per_epoch = int(said.split(" updates per epoch")[0].rsplit(" ", 1)[1].replace(",", ""))
+    _, whole = train_tiny(cache, tmp_path / "whole", "synth"), capsys.readouterr().err
+    assert per_epoch > int(whole.split(" updates per epoch")[0].rsplit(" ", 1)[1].replace(",", ""))
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["chunk_len"] == 7
+    argv = ["hand", "train", "--task", "synth", "--data", str(cache), "--out", str(out),
+            "--steps", "6", "--no-progress"]  # fmt: skip
+    assert main([*argv, "--resume"]) == 0
+    assert f"{per_epoch:,} updates per epoch" in capsys.readouterr().err
+    bad = ["hand", "train", "--task", "synth", "--data", str(cache), "--out",
+           str(tmp_path / "bad"), "--steps", "1", "--chunk-len", "-1"]  # fmt: skip
+    assert main(bad) == 2
+    assert "--chunk-len must be >= 0" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "suffix,fmt", [("svg", "auto"), ("png", "auto"), ("svg", "plotter"), ("gcode", "gcode")]
 )

@@ -156,6 +156,15 @@ def test_batches_deterministic_and_masked():
     assert all(hi <= lo for (_, hi), (lo, _) in zip(ranges, ranges[1:], strict=False))
 
 
+@pytest.mark.parametrize("crop", [None, 10])
+def test_batch_lengths_without_loading(crop):
+    ds = HandDataset(_many_lines_cache())
+    hb = HandBatches(ds, batch_size=8, seed=3, pool=2, crop_len=crop)
+    for e in (0, 1):
+        want = [hb.batch(e, i)["strokes"].shape[1] for i in range(len(hb))]
+        assert HandBatches(ds, batch_size=8, seed=3, pool=2, crop_len=crop).batch_lengths(e) == want
+
+
 def test_batches_crop():
     ds = HandDataset(_many_lines_cache())
     hb = HandBatches(ds, batch_size=8, seed=0, crop_len=10)

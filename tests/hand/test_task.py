@@ -157,6 +157,83 @@ def test_tbptt_chunks_carry_state(kind):
     assert HandTask(FakeBatches(crop_len=10), None, chunk_len=4).num_batches() == 9
 
 
+class VarBatches(FakeBatches):
+    """Batches of different padded lengths, known before loading (`batch_lengths`), as
+    HandBatches' are; the lengths change with the epoch."""
+
+    def length(self, epoch: int, i: int) -> int:
+        return 5 + 4 * ((i + epoch) % 3)  # 5, 9, 13
+
+    def batch_lengths(self, epoch: int) -> list[int]:
+        return [self.length(epoch, i) for i in range(self.n)]
+
+    def batch(self, epoch: int, i: int) -> dict:
+        self.T = self.length(epoch, i)
+        return super().batch(epoch, i)
+
+
+@pytest.mark.parametrize("kind", ["predict", "synth"])
+def test_tbptt_variable_chunks_per_batch(kind):
+    """Whole lines cut into ceil(T_j / chunk_len) chunks for batch j: the chunks of a batch
+    are consecutive steps, carry the state, and add up to the whole lines' loss."""
+    model, data = make(kind), VarBatches(n=3)
+    task = HandTask(data, data, chunk_len=4)
+    assert data.batch_lengths(0) == [5, 9, 13]
+    assert task.epoch_steps(0) == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)] + [
+        (2, k) for k in range(4)
+    ]
+    assert task.num_batches() == 9
+    step = 2  # batch 1 of epoch 0: 3 chunks
+    total, units, carry = 0.0, 0.0, None
+    for k in range(3):
+        loss, n, carry = task.loss(model, 0, step + k, carry)
+        total += loss.item() * n
+        units += n
+        carry = {k_: v.detach() for k_, v in carry.items()}
+    b = data.batch(0, 1)
+    assert units == int(scored(b).sum())
+    assert total == pytest.approx(by_hand(model, b)[0].sum().item(), rel=1e-5)
+    # epoch 1 has lengths 9, 13, 5 -> 3 + 4 + 2 = 9 steps; served as 9 steps
+    assert [task._locate(1, i) for i in range(9)] == task.epoch_steps(1)
+    short = VarBatches(n=2)  # epoch 0: 5, 9 -> 2 + 3 = 5 steps; epoch 1: 9, 13 -> 7 steps
+    t2 = HandTask(short, short, chunk_len=4)
+    assert t2.num_batches() == 5
+    assert [t2._locate(1, i) for i in range(5)] == t2.epoch_steps(1)[:5]  # cut short
+    t3 = HandTask(short, short, chunk_len=4)
+    t3.epoch_steps(0)
+    t3._steps = (0, [(0, 0), (0, 1)])  # an epoch shorter than the count starts over at chunk 0
+    assert [t3._locate(0, i) for i in range(5)] == [(0, 0), (0, 1), (0, 0), (0, 1), (0, 0)]
+
+
+def test_synth_trains_with_chunks_end_to_end(tmp_path):
+    """Through the trainer: the carry crosses chunk boundaries, resets at each batch, and an
+    interrupted run resumes exactly."""
+
+    def run(out, hook=None, resume=False):
+        model = make("synth")
+        task = HandTask(VarBatches(n=3), VarBatches(n=1, seed=9), chunk_len=4)
+        cfg = TrainConfig(steps=12, eval_every=5, log_every=2, checkpoint_every=1e9, lr=1e-2)
+        tr = Trainer(model, task, cfg, out, progress=False)
+        tr.on_step = hook
+        tr.fit(resume=resume)
+        return [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+
+    full = run(tmp_path / "a")
+
+    def cut(step):
+        if step == 7:  # inside batch 2's chunks: the carry must survive the checkpoint
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b", cut)
+    again = run(tmp_path / "b", resume=True)
+    assert [r["step"] for r in full] == [r["step"] for r in again]
+    for ra, rb in zip(full, again, strict=True):
+        for k in ra:
+            if k.startswith(("train_", "valid_")):
+                assert ra[k] == pytest.approx(rb[k], rel=1e-5), (ra["step"], k)
+
+
 @pytest.mark.parametrize("kind", ["predict", "synth"])
 def test_evaluate(kind):
     model, data = make(kind), FakeBatches(n=2, seed=5)
