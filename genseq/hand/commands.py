@@ -347,10 +347,7 @@ def cmd_styles(a: argparse.Namespace) -> int:
     if a.make:
         if a.n < 1:
             raise GenseqError("--n must be >= 1")
-        primers = None
-        if a.prime_data:
-            primers = styles.primer_lines(a.prime_data, a.make, 4 * a.n, a.seed)
-        paths = styles.make_styles(a.make, folder, a.n, a.seed, a.bias, primers=primers)
+        paths = styles.make_styles(a.make, folder, a.n, a.seed, a.bias, prime_data=a.prime_data)
         print(
             f"genseq: {len(paths)} candidate styles -> {folder} (look at candidates.png and "
             "delete the ones you do not want)"

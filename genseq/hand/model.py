@@ -275,9 +275,9 @@ class SynthesisNet(Configurable, nn.Module):
         text != 0) -> ŷ (B,T,1+6M), final state [, φ (B,T,U+1) on u = 1..U+1].
 
         Only layer 1 and the window run step by step, in `genseq.nn.scan.synth_scan` (in-place
-        forward, hand-written backward): the x-part of layer 1's input projection is one GEMM
-        over the sequence, each step adds [w_{t-1}, h^1_{t-1}] [W_w, W_hh]^T and runs the
-        window; layers 2..N and the head then run once over the whole sequence."""
+        forward, hand-written backward): each step is one GEMM of [x_t, w_{t-1}, h^1_{t-1}]
+        with [W_ih, W_hh] and the window; layers 2..N and the head then run once over the
+        whole sequence, time-major."""
         B, T, _ = strokes_in.shape
         st = state if state is not None else self._zeros_like(strokes_in)
         chars = self.encode_text(text, text_mask, strokes_in.dtype)

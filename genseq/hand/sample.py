@@ -104,7 +104,7 @@ def trim_prime_tail(syn: Synthesis, n_prime: int) -> Synthesis:
     kept whole."""
     strokes, phis = [], []
     for s, ph in zip(syn.strokes, syn.phi, strict=True):
-        on_new = (ph.argmax(1) >= n_prime).nonzero() if len(ph) else ph.new_zeros(0, 1)
+        on_new = (ph.argmax(1) >= n_prime).nonzero() if len(ph) else []
         t0 = int(on_new[0, 0]) if len(on_new) else 0
         strokes.append(s[t0:])
         phis.append(ph[t0:])

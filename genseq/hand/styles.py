@@ -37,11 +37,15 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from genseq.errors import GenseqError
 from genseq.hand.strokes import NormStats, to_offsets
+
+if TYPE_CHECKING:
+    from genseq.hand.sample import HandModel
 
 STYLES_DIR = Path(__file__).resolve().parent.parent / "pretrained" / "styles"
 CORE_HEIGHT_STD = 7.0  # IAM training lines: median 10-90% y range = 6.97 x std(Δy)
@@ -379,15 +383,20 @@ def list_builtin_styles(folder: str | Path | None = None) -> list[tuple[int, str
 
 
 def primer_lines(
-    cache: str | Path, model_dir: str | Path, n: int, seed: int = 0, split: str = "valid"
+    cache: str | Path,
+    model: HandModel | str | Path,
+    n: int,
+    seed: int = 0,
+    split: str = "valid",
 ) -> list[tuple[np.ndarray, str, str]]:
     """n real lines (normalised strokes, text, id) of a cache's `split`, spread over the set
     in a seeded random order (different forms, so mostly different writers), whose text the
-    model's alphabet can encode."""
+    model's alphabet can encode. `model`: a loaded HandModel or its directory."""
     from genseq.hand.data import HandDataset
+    from genseq.hand.sample import HandModel as _HandModel
     from genseq.hand.sample import load_hand_model
 
-    m = load_hand_model(model_dir)
+    m = model if isinstance(model, _HandModel) else load_hand_model(model)
     if m.alphabet is None:
         raise GenseqError("making styles needs a synthesis model (hand train --task synth)")
     ds = HandDataset(cache, split, alphabet=m.alphabet)
@@ -417,6 +426,7 @@ def make_styles(
     texts: tuple[str, ...] = STYLE_TEXTS,
     finished_only: bool = True,
     primers: list[tuple[np.ndarray, str, str]] | None = None,
+    prime_data: str | Path | None = None,
 ) -> list[Path]:
     """Sample `n` candidate style lines with a trained synthesis model and save each as
     out_dir/style-NN.json ({"text", "points", "source", "norm"}), plus out_dir/candidates.png,
@@ -426,7 +436,8 @@ def make_styles(
 
     primers: real lines (normalised strokes, text, id), one per try in turn: each candidate
     is then the network's own writing primed with a writer's line (§5.5), so the styles are
-    distinct hands; the file keeps only the network's points, never the real line's."""
+    distinct hands; the file keeps only the network's points, never the real line's.
+    prime_data: a cache to take 4n such lines from (`primer_lines`), instead of `primers`."""
     import torch
     from matplotlib.figure import Figure
 
@@ -436,6 +447,8 @@ def make_styles(
     m = load_hand_model(model_dir)
     if m.alphabet is None:
         raise GenseqError("making styles needs a synthesis model (hand train --task synth)")
+    if prime_data is not None:
+        primers = primer_lines(prime_data, m, 4 * n, seed)
     out_dir = Path(out_dir) if out_dir is not None else STYLES_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(seed)
