@@ -52,7 +52,8 @@ def valid_figures(model_dir: Path, cache: Path, lines: int = 0) -> dict[str, flo
         require_text=m.kind == "synth",
     )
     if lines:
-        ds.positions, ds.lengths, ds.codes = ds.positions[:lines], ds.lengths[:lines], ds.codes[:lines]
+        ds.positions, ds.lengths = ds.positions[:lines], ds.lengths[:lines]
+        ds.codes = ds.codes[:lines]
     ds.stats = m.stats
     return evaluate(m.net, HandBatches(ds, 32, shuffle=False))
 
