@@ -97,8 +97,14 @@ class Alphabet:
 
     @classmethod
     def from_json(cls, s: str) -> Alphabet:
-        d = json.loads(s)
-        return cls(tuple(d["symbols"]), dict(d.get("aliases", {})), d.get("name", "full"))
+        try:
+            d = json.loads(s)
+            a = cls(tuple(d["symbols"]), dict(d.get("aliases", {})), str(d.get("name", "full")))
+            if not all(isinstance(c, str) for c in (*a.symbols, *a.aliases)):
+                raise TypeError("symbols must be characters")
+            return a
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            raise GenseqError(f"malformed alphabet ({e!r:.80})") from None
 
 
 def get_alphabet(mode: str | Alphabet, texts: Iterable[str] = ()) -> Alphabet:

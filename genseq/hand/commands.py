@@ -140,6 +140,8 @@ def add_write_command(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="plotter: one single-stroke SVG path with pen-up moves",
     )
+    p.add_argument("--strict", action="store_true", help="refuse characters the model lacks "
+                   "instead of folding them (é → e, “ → \")")  # fmt: skip
     g = p.add_argument_group("style (§5.5 primed sampling)")
     s = g.add_mutually_exclusive_group()
     s.add_argument(
@@ -415,7 +417,7 @@ def cmd_write(a: argparse.Namespace) -> int:
         if fo.suffix.lower() not in FIGURE_SUFFIXES or not fo.parent.is_dir():
             raise GenseqError(f"--figure-out must be a .png/.svg/.pdf in an existing folder: {fo}")
     style = _style(a, m)
-    page, syn = write_page_synthesis(m, text, a.width, a.bias, style, seed=a.seed)
+    page, syn = write_page_synthesis(m, text, a.width, a.bias, style, a.seed, a.strict)
     if a.format == "plotter":
         atomic_write_text(out, plotter_svg(page))
     elif a.format == "gcode":

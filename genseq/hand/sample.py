@@ -8,6 +8,7 @@ such class, so text with a character it lacks is refused with one line naming th
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from genseq import limits
 from genseq.errors import GenseqError
 from genseq.hand.alphabet import Alphabet
+from genseq.hand.fold import fold_char, fold_text
 from genseq.hand.layout import compose_page, wrap
 from genseq.hand.model import Synthesis
 from genseq.hand.strokes import NormStats
@@ -48,8 +51,14 @@ def _generator(seed: int | None) -> torch.Generator | None:
     return torch.Generator().manual_seed(seed) if seed is not None else None
 
 
-def encode_lines(alphabet: Alphabet, lines: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Texts → padded ids (B, U) and mask; one error naming every unsupported character."""
+def encode_lines(
+    alphabet: Alphabet, lines: list[str], strict: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Texts → padded ids (B, U) and mask; one error naming every unsupported character.
+    Unless `strict`, characters the alphabet lacks are first folded to ones it has (é → e,
+    “ → ", genseq.hand.fold) with one warning on stderr naming them."""
+    if not strict:
+        lines = fold_lines(alphabet, lines)
     bad = alphabet.missing("".join(lines))
     if bad:
         raise GenseqError(
@@ -62,6 +71,17 @@ def encode_lines(alphabet: Alphabet, lines: list[str]) -> tuple[torch.Tensor, to
     for i, c in enumerate(codes):
         ids[i, : len(c)] = torch.tensor(c, dtype=torch.long)
     return ids, ids != 0
+
+
+def fold_lines(alphabet: Alphabet, lines: list[str]) -> list[str]:
+    """genseq.hand.fold on every line; one warning naming what was folded."""
+    out = [fold_text(s, alphabet) for s in lines]
+    folded = "".join(dict.fromkeys("".join(f for _, f in out)))
+    if folded:
+        shown = ", ".join(f"{c!r} -> {fold_char(c)!r}" for c in folded)
+        print(f"genseq: warning: folded characters the model cannot write: {shown} "
+              "(--strict refuses them)", file=sys.stderr)  # fmt: skip
+    return [t for t, _ in out]
 
 
 def _prime_text(text: str) -> str:
@@ -77,14 +97,20 @@ def synthesize_lines(
     bias: float = 0.0,
     style: tuple[np.ndarray, str] | None = None,
     seed: int | None = None,
+    strict: bool = False,
 ) -> Synthesis:
     """Write `lines` (non-empty strings) in one batch -> the raw `Synthesis` (normalised
     offsets, φ, stop flags; with a style, φ and text span the style's text + the line).
+    Each line stops after limits.STEPS_PER_CHAR points per character at most; all lines
+    together hold at most limits.MAX_WRITE_CHARS characters (limits.MAX_WRITE_STEPS points).
 
-    style: (normalised strokes (P,3), their text) of a line to prime with (§5.5)."""
+    style: (normalised strokes (P,3), their text) of a line to prime with (§5.5).
+    strict: refuse characters the alphabet lacks instead of folding them (genseq.hand.fold)."""
     if model.alphabet is None:
         raise GenseqError("writing text needs a synthesis model (hand train --task synth)")
-    ids, mask = encode_lines(model.alphabet, lines)
+    check_length(sum(len(s) for s in lines))
+    ids, mask = encode_lines(model.alphabet, lines, strict)
+    check_length(int(mask.sum()))  # after folding (… -> ...)
     prime = None
     if style is not None:
         strokes, text = style
@@ -92,8 +118,16 @@ def synthesize_lines(
             raise GenseqError("the style has no text")
         p_ids, _ = encode_lines(model.alphabet, [_prime_text(text)])
         prime = (torch.as_tensor(np.asarray(strokes), dtype=torch.float32), p_ids[0])
-    syn = model.net.synthesize(ids, mask, bias=bias, prime=prime, generator=_generator(seed))
+    syn = model.net.synthesize(ids, mask, bias=bias, prime=prime, generator=_generator(seed),
+                               steps_per_char=limits.STEPS_PER_CHAR)  # fmt: skip
     return syn if prime is None else trim_prime_tail(syn, int((prime[1] != 0).sum()))
+
+
+def check_length(n_chars: int) -> None:
+    if n_chars > limits.MAX_WRITE_CHARS:
+        raise GenseqError(
+            f"the text has {n_chars:,} characters; the limit is {limits.MAX_WRITE_CHARS:,}"
+        )
 
 
 def trim_prime_tail(syn: Synthesis, n_prime: int) -> Synthesis:
@@ -117,11 +151,12 @@ def write_lines(
     bias: float = 0.0,
     style: tuple[np.ndarray, str] | None = None,
     seed: int | None = None,
+    strict: bool = False,
 ) -> list[np.ndarray]:
     """Write every line in one batch; returns de-normalised offsets (N, 3) per line.
 
     style: (normalised strokes (P,3), their text) of a real line to prime with (§5.5)."""
-    return lines_of(model, lines, _synthesize_nonempty(model, lines, bias, style, seed))
+    return lines_of(model, lines, _synthesize_nonempty(model, lines, bias, style, seed, strict))
 
 
 def _synthesize_nonempty(
@@ -130,11 +165,12 @@ def _synthesize_nonempty(
     bias: float,
     style: tuple[np.ndarray, str] | None,
     seed: int | None,
+    strict: bool = False,
 ) -> Synthesis | None:
     if model.alphabet is None:
         raise GenseqError("writing text needs a synthesis model (hand train --task synth)")
     nonempty = [s for s in lines if s.strip()]
-    return synthesize_lines(model, nonempty, bias, style, seed) if nonempty else None
+    return synthesize_lines(model, nonempty, bias, style, seed, strict) if nonempty else None
 
 
 def lines_of(model: HandModel, lines: list[str], syn: Synthesis | None) -> list[np.ndarray]:
@@ -154,10 +190,11 @@ def write_page(
     bias: float = 0.0,
     style: tuple[np.ndarray, str] | None = None,
     seed: int | None = None,
+    strict: bool = False,
 ) -> np.ndarray:
     """Word-wrap `text` into lines of ≤ `width` characters, write them as one batch and lay
     them out as a page: absolute points (x, y, e), y up."""
-    return write_page_synthesis(model, text, width, bias, style, seed)[0]
+    return write_page_synthesis(model, text, width, bias, style, seed, strict)[0]
 
 
 def write_page_synthesis(
@@ -167,12 +204,14 @@ def write_page_synthesis(
     bias: float = 0.0,
     style: tuple[np.ndarray, str] | None = None,
     seed: int | None = None,
+    strict: bool = False,
 ) -> tuple[np.ndarray, Synthesis]:
     """`write_page`, also returning the `Synthesis` of its non-empty lines (for figures)."""
+    check_length(len(text))
     if not text.strip():
         raise GenseqError("nothing to write: the text is empty")
     lines = wrap(text, width)
-    syn = _synthesize_nonempty(model, lines, bias, style, seed)
+    syn = _synthesize_nonempty(model, lines, bias, style, seed, strict)
     assert syn is not None
     written = lines_of(model, lines, syn)
     return compose_page([w if len(w) else None for w in written]), syn
@@ -184,5 +223,7 @@ def sample_unconditional(
     """§4: `steps` points from a prediction network; de-normalised offsets."""
     if model.kind != "predict":
         raise GenseqError("unconditional sampling needs a prediction model (--task predict)")
+    if not 1 <= steps <= limits.MAX_SAMPLE_STEPS:
+        raise GenseqError(f"--steps must be between 1 and {limits.MAX_SAMPLE_STEPS:,}")
     pts = model.net.sample(steps, bias=bias, generator=_generator(seed))
     return model.stats.denormalise(pts.numpy())

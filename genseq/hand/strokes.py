@@ -14,10 +14,13 @@ lines only (`NormStats`, stored with every cache and model); e is left as 0/1.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+from genseq.errors import GenseqError
 
 # --- lines -> offsets -----------------------------------------------------------------------
 
@@ -105,10 +108,16 @@ class NormStats:
 
     @classmethod
     def from_json(cls, s: str) -> NormStats:
-        d = json.loads(s)
-        return cls(
-            tuple(d["mean"]), tuple(d["std"]), int(d.get("n_points", 0)), d.get("source", "")
-        )
+        try:
+            d = json.loads(s)
+            mean, std = tuple(map(float, d["mean"])), tuple(map(float, d["std"]))
+            st = cls(mean, std, int(d.get("n_points", 0)), str(d.get("source", "")))  # type: ignore[arg-type]
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as e:
+            raise GenseqError(f"malformed normalisation statistics ({e!r:.80})") from None
+        ok = len(mean) == len(std) == 2 and all(math.isfinite(v) for v in mean + std)
+        if not ok or min(std) <= 0:
+            raise GenseqError("malformed normalisation statistics (2 finite means, 2 stds > 0)")
+        return st
 
 
 # --- cleaning -------------------------------------------------------------------------------
@@ -147,8 +156,6 @@ class CleanConfig:
     def __post_init__(self) -> None:
         unknown = [e for e in self.extra if e not in EXTRA_CLEANING]
         if unknown:
-            from genseq.errors import GenseqError
-
             raise GenseqError(
                 f"unknown cleaning step(s) {', '.join(unknown)}: have {', '.join(EXTRA_CLEANING)}"
             )

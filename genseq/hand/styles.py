@@ -43,6 +43,7 @@ import numpy as np
 
 from genseq.errors import GenseqError
 from genseq.hand.strokes import NormStats, to_offsets
+from genseq.limits import MAX_STYLE_BYTES, MAX_STYLE_POINTS
 
 if TYPE_CHECKING:
     from genseq.hand.sample import HandModel
@@ -102,11 +103,16 @@ def user_line_to_offsets(strokes: list[np.ndarray], stats: NormStats) -> np.ndar
         raise GenseqError("the style has no points")
     if not all(np.isfinite(s).all() for s in strokes):
         raise GenseqError("the style has non-finite coordinates")
+    if sum(len(s) for s in strokes) > MAX_STYLE_POINTS:
+        raise GenseqError(f"the style has over {MAX_STYLE_POINTS:,} points")
     h = core_height(strokes)
     if h <= 0:
         raise GenseqError("the style's points have no height: cannot scale them")
     std_y = float(stats.std[1])
     scale = CORE_HEIGHT_STD * std_y / h
+    length = sum(float(np.hypot(*np.diff(s, axis=0).T).sum()) for s in strokes)
+    if not length * scale / (STEP_STD * std_y) <= MAX_STYLE_POINTS:  # resampled below
+        raise GenseqError(f"the style is over {MAX_STYLE_POINTS:,} points at the model's scale")
     strokes = [_resample(s * scale, STEP_STD * std_y) for s in strokes]
     xy = np.concatenate(strokes)
     eos = np.zeros(len(xy), np.float32)
@@ -299,6 +305,8 @@ def load_style_file(path: str | Path, stats: NormStats, text: str | None = None)
     normalisation `stats`. `text` overrides the file's text."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_STYLE_BYTES:
+            raise GenseqError(f"{path}: a style file is at most {MAX_STYLE_BYTES:,} bytes")
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise GenseqError(f"cannot read the style file {path} ({e.__class__.__name__})") from None

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import torch
 
 from genseq.errors import GenseqError
+from genseq.limits import MAX_TEXT_SAMPLE
 from genseq.text.corpus import Vocab
 from genseq.text.model import TextModel
 
@@ -25,8 +26,8 @@ def sample(
     """Yield `length` sampled symbols (decoded), one at a time, after running on `prime`."""
     if temperature <= 0:
         raise GenseqError("--temperature must be > 0")
-    if length < 0:
-        raise GenseqError("--length must be >= 0")
+    if not 0 <= length <= MAX_TEXT_SAMPLE:
+        raise GenseqError(f"--length must be between 0 and {MAX_TEXT_SAMPLE:,}")
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     model.eval()
     ids = vocab.encode(prime) if prime else []

@@ -9,6 +9,7 @@ Nothing here ever unpickles.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -23,6 +24,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from genseq.errors import GenseqError
+from genseq.limits import MAX_CONFIG_BYTES
+from genseq.train.validate import check_size, check_symbols, validate_config
 
 # kind -> "module:Class"; each class has `config_dict()` and `from_config(dict)`
 MODEL_KINDS = {
@@ -30,6 +33,8 @@ MODEL_KINDS = {
     "predict": "genseq.hand.model:PredictionNet",
     "synth": "genseq.hand.model:SynthesisNet",
 }
+
+NEEDS = {"text": ("vocab",), "predict": ("norm",), "synth": ("norm", "alphabet")}  # in config.json
 
 
 class Configurable:
@@ -43,24 +48,38 @@ class Configurable:
         return asdict(self.cfg)
 
     @classmethod
-    def from_config(cls, d: dict):
-        return cls(cls.config_cls(**d))
+    def from_config(cls, d: dict, where: str = "the model config"):
+        """The model `d` describes, validated first (genseq.train.validate)."""
+        cfg = cls.config_cls(**validate_config(cls.config_cls, d, where))
+        check_size(cls, cfg, where)
+        return cls(cfg)
 
 
 def atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path) then rename over `path`: readers never see a partial file."""
+    """Call write(tmp_path) then rename over `path`: readers never see a partial file. A write
+    the disk refuses (full, read-only, no permission) is one GenseqError; `path` is unchanged."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
         write(tmp)
         with open(tmp, "rb+") as f:  # on disk before the rename publishes it
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, (OSError, SafetensorError)):
+            raise write_error(path, e) from None
         raise
+
+
+def write_error(path: Path, e: BaseException) -> GenseqError:
+    why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).strip()[:120]
+    return GenseqError(f"cannot write {path} ({why}); its previous version, if any, is kept")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -75,7 +94,9 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, A
 def checkpoint_config(path: Path, kind: tuple[str, ...]) -> dict[str, Any]:
     """The model config stored in a training checkpoint, checked to be of one of `kind`."""
     _, meta = load_tensors(path)
-    cfg = meta.get("config", {})
+    cfg = meta.get("config")
+    if not isinstance(cfg, dict) or "step" not in meta:
+        raise GenseqError(f"{path} is not a genseq training checkpoint")
     if cfg.get("kind") not in kind:
         raise GenseqError(
             f"{path} is a checkpoint of a {cfg.get('kind', 'unknown')} model, "
@@ -93,8 +114,10 @@ def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
         with safe_open(str(path), "pt") as f:
             meta = json.loads((f.metadata() or {}).get("genseq", "{}"))
+        if not isinstance(meta, dict):
+            raise ValueError("its genseq metadata is not a JSON object")
         return load_file(str(path)), meta
-    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as e:
+    except (SafetensorError, OSError, ValueError, RecursionError) as e:
         raise GenseqError(f"{path} is not a valid genseq safetensors file ({e})") from None
 
 
@@ -114,12 +137,17 @@ def read_config(model_dir: Path) -> dict[str, Any]:
     cfg_path = model_dir / "config.json"
     if not cfg_path.is_file():
         raise GenseqError(f"{model_dir} is not a genseq model directory (no config.json)")
+    if cfg_path.stat().st_size > MAX_CONFIG_BYTES:
+        raise GenseqError(f"{cfg_path} is over {MAX_CONFIG_BYTES:,} bytes: not a genseq config")
     try:
         cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise GenseqError(f"{cfg_path} is not valid JSON ({e})") from None
-    if not isinstance(cfg, dict) or cfg.get("kind") not in MODEL_KINDS or "model" not in cfg:
+    if not isinstance(cfg, dict) or str(cfg.get("kind")) not in MODEL_KINDS or "model" not in cfg:
         raise GenseqError(f"{cfg_path} does not describe a genseq model")
+    missing = [k for k in NEEDS[cfg["kind"]] if k not in cfg]
+    if missing:
+        raise GenseqError(f"{cfg_path} lacks {', '.join(missing)}")
     return cfg
 
 
@@ -131,7 +159,9 @@ def model_class(kind: str) -> type:
 def load_model(model_dir: Path, weights: str = "model.safetensors") -> tuple[nn.Module, dict]:
     """Rebuild a model from config.json and load its weights; returns (model, config)."""
     cfg = read_config(model_dir)
-    model = model_class(cfg["kind"]).from_config(cfg["model"])
+    where = str(Path(model_dir) / "config.json")
+    model = model_class(cfg["kind"]).from_config(cfg["model"], where)
+    check_symbols(cfg, model.cfg, where)
     tensors, _ = load_tensors(Path(model_dir) / weights)
     try:
         model.load_state_dict(tensors)

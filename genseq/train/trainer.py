@@ -39,6 +39,7 @@ from genseq.errors import GenseqError
 from genseq.nn.noise import weight_noise
 from genseq.train import checkpoint as ckpt
 from genseq.train import distributed as ddp
+from genseq.train import guard
 from genseq.train.optim import make_optimizer
 
 Carry = dict[str, Tensor] | None
@@ -150,6 +151,7 @@ class Trainer:
         self.run_loss = self.run_units = 0.0  # train loss accumulated since the last log line
         self.pending_eval = False  # an evaluation was due at `step` but did not finish
         self.on_step = None  # test hook: called with the step number after each update
+        self.guard = guard.NumericGuard()  # NaN/inf steps skipped, then rollback (guard.py)
 
     # ---- checkpoints --------------------------------------------------------------------------
     @property
@@ -196,6 +198,13 @@ class Trainer:
     def resume(self, lr: float | None = None) -> None:
         """Continue the run saved in `out`; `lr` (an explicit --lr) replaces its current rate,
         which is then the rate later plateau decays start from."""
+        try:
+            self._resume(lr)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
+            msg = str(e).strip().splitlines()[-1:] or [type(e).__name__]
+            raise GenseqError(f"{self.ckpt_path} does not fit this run: {msg[0]:.200}") from None
+
+    def _resume(self, lr: float | None) -> None:
         tensors, meta = ckpt.load_tensors(self.ckpt_path)
         if "step" not in meta:
             raise GenseqError(f"{self.ckpt_path} is not a genseq training checkpoint")
@@ -254,8 +263,11 @@ class Trainer:
         self.history.append(record)  # on every rank: decisions read the history
         if not self.main:
             return
-        with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with open(self.metrics_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as e:  # a full disk: one clear line (the checkpoint stays as it was)
+            raise ckpt.write_error(self.metrics_path, e) from None
 
     def plot(self) -> None:
         if not self.main:
@@ -298,13 +310,9 @@ class Trainer:
         if self.world > 1:  # the global batch's mean: Σ value·units / Σ units over ranks
             total, units = ddp.all_sum([value * units, units])
             value = total / units if units > 0 else 0.0
-        if not math.isfinite(value):  # before the update: the checkpoint stays usable
-            raise GenseqError(
-                f"training diverged at step {self.step} (loss {value}); start a new run "
-                "with a lower --lr or a --clip"
-            )
-        if self.cfg.clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
+        norm = guard.grad_norm(self.model, self.cfg.clip)  # clips when clip > 0
+        if self.guard.check(value, norm):  # NaN/inf loss or gradient: no update (guard.py)
+            return 0.0, 0.0
         self.opt.step()
         self.carry = None if carry is None else {k: v.detach() for k, v in carry.items()}  # TBPTT
         return value, units
@@ -339,8 +347,9 @@ class Trainer:
             if not self.ckpt_path.is_file():
                 raise GenseqError(f"nothing to resume: {self.ckpt_path} does not exist")
             self.resume(lr)
-        elif self.metrics_path.exists() and self.main:
-            self.metrics_path.unlink()
+        elif self.main:  # a new run: no stale log, no stale checkpoint to roll back to
+            self.metrics_path.unlink(missing_ok=True)
+            self.ckpt_path.unlink(missing_ok=True)
         nb = self.task.num_batches()
         if nb <= 0:
             raise GenseqError("the training data is too small for one batch")
@@ -368,10 +377,13 @@ class Trainer:
                         self.carry = None  # a new epoch starts its streams from a zero state
                     loss, units = self.train_step(epoch, i)
                     self.step += 1
+                    if self.guard.skipped and self.guard.after_skip(self):  # rolled back
+                        continue
                     self.run_loss += loss * units
                     self.run_units += units
                     win_units += units
-                    if self.step % self.cfg.log_every == 0 or self.step == limit:
+                    log = self.step % self.cfg.log_every == 0 or self.step == limit
+                    if log and self.run_units > 0:  # (0: only skipped steps since the last)
                         dt = max(time.time() - win_t, 1e-9)
                         mean = self.run_loss / self.run_units
                         rec = {

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -15,6 +13,7 @@ from genseq.hand.iamondb import (
     parse_strokes_xml,
     read_iamondb,
 )
+from tests.conftest import skip_without_data
 from tests.hand.conftest import MALFORMED_ID, NO_TEXT_ID, same_cache
 
 
@@ -101,7 +100,7 @@ def test_parse_helpers():
 def test_real_iamondb(data_root, tmp_path):
     """One parse of the shared archives (~15-30 s on 2 cores) checks the reader and the cache."""
     if not (data_root / "iamondb").is_dir():
-        pytest.skip(f"no iamondb/ in {data_root}")
+        skip_without_data(f"no iamondb/ in {data_root}")
     db = read_iamondb(data_root / "iamondb", workers=2, progress=False)
     assert len(db.lines) == 12195  # every XML line parses
     sizes = db.split_sizes()
@@ -127,9 +126,7 @@ def test_real_iamondb(data_root, tmp_path):
     assert len(cache.alphabet) == 82 and len(HandDataset(cache, alphabet="paper57").alphabet) == 57
     assert abs(cache.stats.mean[0] - 8.17) < 0.5 and 35 < cache.stats.std[0] < 50
     path = cache.save(tmp_path / "iam.npz")
-    t = time.perf_counter()
-    loaded = HandCache.load(path)
-    assert time.perf_counter() - t < 2.0
+    loaded = HandCache.load(path)  # its speed: `genseq bench --only cache` (goal <= 2 s)
     same_cache(cache, loaded)
     b = HandBatches(HandDataset(loaded, "valid"), batch_size=64, seed=0).batch(0, 0)
     assert b["strokes"].shape[0] == 64 and b["strokes"][b["mask"]][:, :2].abs().mean() < 3

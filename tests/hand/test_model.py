@@ -4,7 +4,6 @@ against the fully stepped reference, padding, state carrying, and sampling."""
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 import torch
@@ -104,14 +103,12 @@ def test_prediction_overfits_one_line():
         return mdn_nll(split_params(net(inp)[0], 3), tgt).sum()  # eq 26, one sequence
 
     first = loss().item()
-    t0 = time.time()
-    for _ in range(250):
+    for _ in range(250):  # its speed: `genseq bench` (training-step rows)
         opt.zero_grad()
         loss().backward()
         opt.step()
     last = loss().item()
     assert first > 0 and last < 0.5 * first, (first, last)
-    assert time.time() - t0 < 20
 
 
 def test_prediction_sample():

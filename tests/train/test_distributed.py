@@ -64,11 +64,13 @@ def _fit(tr: Trainer, resume: bool, stop_at: int | None) -> Trainer:
     return tr
 
 
-def text_run(out: Path, steps: int, resume: bool = False, stop_at: int | None = None) -> Trainer:
+def text_run(
+    out: Path, steps: int, resume: bool = False, stop_at: int | None = None, **train
+) -> Trainer:
     corpus = make_corpus()
     model = make_model(len(corpus.vocab))  # no dropout: ranks keep one RNG stream
-    cfg = TrainConfig(steps=steps, eval_every=4, log_every=2, checkpoint_every=0, lr=3e-3,
-                      weight_noise=0.01)  # fmt: skip
+    cfg = TrainConfig(**{"steps": steps, "eval_every": 4, "log_every": 2, "checkpoint_every": 0,
+                         "lr": 3e-3, "weight_noise": 0.01, **train})  # fmt: skip
     task = TextTask(corpus, batch_size=4, seq_len=16, eval_symbols=200)
     tr = Trainer(model, task, cfg, out, {"vocab": corpus.vocab.to_json()}, progress=False)
     return _fit(tr, resume, stop_at)
@@ -83,6 +85,11 @@ def hand_run(out: Path, steps: int, resume: bool = False, stop_at: int | None = 
     return _fit(Trainer(model, task, cfg, out, {}, progress=False), resume, stop_at)
 
 
+# plain SGD without clipping: a wrong gradient scale (e.g. a sum where DDP needs a mean)
+# shows in the weights at once; Adam's normalisation and a norm clip would hide it
+SGD = {"optimizer": "sgd", "momentum": 0.0, "clip": 0.0, "lr": 0.5, "weight_noise": 0.0}
+
+
 def _worker(rank: int, world: int, port: int, tmp: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))  # fmt: skip
@@ -91,6 +98,7 @@ def _worker(rank: int, world: int, port: int, tmp: str) -> None:
     try:
         t = Path(tmp)
         text_run(t / "text", 6)
+        text_run(t / "text-sgd", 6, **SGD)
         text_run(t / "text-cut", 6, stop_at=3)  # a Ctrl-C: the step-3 checkpoint stands
         if rank == 0:
             shutil.copytree(t / "text-cut", t / "text-cut-copy")
@@ -143,6 +151,8 @@ def two_process_runs(tmp_path_factory) -> Path:
 def test_two_processes_equal_one_on_the_global_batch(two_process_runs, tmp_path):
     text_run(tmp_path / "text", 6)
     _assert_same_run(two_process_runs / "text", tmp_path / "text")
+    text_run(tmp_path / "text-sgd", 6, **SGD)
+    _assert_same_run(two_process_runs / "text-sgd", tmp_path / "text-sgd")
     hand_run(tmp_path / "hand", 5)
     _assert_same_run(two_process_runs / "hand", tmp_path / "hand")
     # the checkpoint holds the global batch's carry, not rank 0's rows only

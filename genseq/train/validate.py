@@ -1,0 +1,109 @@
+"""A model config (config.json, a checkpoint's metadata) checked against its dataclass before
+anything is built: unknown or missing keys, wrong types, non-finite numbers and absurd sizes
+are one GenseqError each, never a TypeError deep inside a constructor or a 100 GB allocation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from typing import Any
+
+import torch
+
+from genseq import limits
+from genseq.errors import GenseqError
+
+_COUNTS = {
+    "num_layers": limits.MAX_LAYERS,
+    "n_mixtures": limits.MAX_MIXTURES,
+    "n_window": limits.MAX_MIXTURES,
+}
+
+
+def _check_value(name: str, hint: Any, v: Any) -> str | None:
+    """What is wrong with field `name` = v of type `hint`, or None."""
+    if hint is bool:
+        return None if isinstance(v, bool) else "must be true or false"
+    if hint is int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            return "must be an integer"
+        top = _COUNTS.get(name, limits.MAX_WIDTH if name.endswith("_size") else None)
+        low = 0 if name in ("embed_size", "below_size") else 1
+        if top is not None and not low <= v <= top:
+            return f"must be between {low} and {top:,}"
+        return None
+    if hint is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return "must be a finite number"
+        if name == "dropout" and not 0 <= v < 1:
+            return "must be in [0, 1)"
+        if name.endswith("clip") and v < 0:
+            return "must be >= 0"
+        return None
+    if hint is str:
+        return None if isinstance(v, str) else "must be a string"
+    return None
+
+
+def validate_config(cls: type, d: Any, where: str = "the model config") -> dict[str, Any]:
+    """`d` checked against dataclass `cls` (see the module docstring); returns it."""
+    if not isinstance(d, dict):
+        raise GenseqError(f"{where} must be a JSON object, got {type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - set(fields))
+    if unknown:
+        raise GenseqError(f"{where} has unknown keys: {', '.join(map(str, unknown))}")
+    required = [
+        n
+        for n, f in fields.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    missing = [n for n in required if n not in d]
+    if missing:
+        raise GenseqError(f"{where} lacks {', '.join(missing)}")
+    hints = typing.get_type_hints(cls)
+    for name, v in d.items():
+        bad = _check_value(name, hints.get(name), v)
+        if bad:
+            raise GenseqError(f"{where}: {name} {bad}, got {v!r:.40}")
+    return d
+
+
+def count_weights(model_cls: type, cfg: Any) -> int:
+    """Weights of `model_cls(cfg)`, counted on the meta device (nothing allocated)."""
+    with torch.device("meta"):
+        model = model_cls(cfg)
+    return sum(p.numel() for p in model.parameters())
+
+
+def check_size(model_cls: type, cfg: Any, where: str = "the model config") -> None:
+    n = count_weights(model_cls, cfg)
+    if n > limits.MAX_PARAMETERS:
+        raise GenseqError(
+            f"{where} describes {n:,} weights, over the limit of {limits.MAX_PARAMETERS:,}"
+        )
+
+
+def check_symbols(cfg: dict[str, Any], model_cfg: Any, where: str) -> None:
+    """The alphabet / vocabulary stored beside a model has as many symbols as it reads."""
+    import json
+
+    try:
+        if "alphabet" in cfg and hasattr(model_cfg, "alphabet_size"):
+            n, want, what = (
+                len(json.loads(cfg["alphabet"])["symbols"]) + 1,
+                model_cfg.alphabet_size,
+                "alphabet",
+            )
+        elif "vocab" in cfg and hasattr(model_cfg, "vocab_size"):
+            n, want, what = len(cfg["vocab"]["symbols"]), model_cfg.vocab_size, "vocabulary"
+        else:
+            return
+    except (TypeError, KeyError, ValueError) as e:
+        raise GenseqError(f"{where}: malformed alphabet or vocabulary ({e!r:.60})") from None
+    if n != want:
+        raise GenseqError(
+            f"{where}: its {what} has {n} symbols (padding included) but the model reads {want}"
+        )
