@@ -15,6 +15,7 @@ MAX_TEXT_SAMPLE = 10_000_000  # `genseq text sample --length` (symbols)
 # ---- files a user hands over -----------------------------------------------------------
 MAX_STYLE_BYTES = 16 * 2**20  # a --style-from file (SVG or JSON)
 MAX_STYLE_POINTS = 200_000  # points of a style line, as read and after resampling
+MAX_STYLE_COORD = 1e9  # |x|, |y| of a style's points (any units; beyond, float spans overflow)
 MAX_CONFIG_BYTES = 2**20  # a model's config.json
 
 # ---- model configurations (config.json, checkpoints) -------------------------------------

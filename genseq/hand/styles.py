@@ -43,7 +43,7 @@ import numpy as np
 
 from genseq.errors import GenseqError
 from genseq.hand.strokes import NormStats, to_offsets
-from genseq.limits import MAX_STYLE_BYTES, MAX_STYLE_POINTS
+from genseq.limits import MAX_STYLE_BYTES, MAX_STYLE_COORD, MAX_STYLE_POINTS
 
 if TYPE_CHECKING:
     from genseq.hand.sample import HandModel
@@ -103,6 +103,8 @@ def user_line_to_offsets(strokes: list[np.ndarray], stats: NormStats) -> np.ndar
         raise GenseqError("the style has no points")
     if not all(np.isfinite(s).all() for s in strokes):
         raise GenseqError("the style has non-finite coordinates")
+    if max(float(np.abs(s).max()) for s in strokes) > MAX_STYLE_COORD:
+        raise GenseqError(f"the style has coordinates beyond ±{MAX_STYLE_COORD:g}")
     if sum(len(s) for s in strokes) > MAX_STYLE_POINTS:
         raise GenseqError(f"the style has over {MAX_STYLE_POINTS:,} points")
     h = core_height(strokes)
@@ -293,7 +295,10 @@ def strokes_from_svg(svg: str) -> tuple[list[np.ndarray], str]:
         for child in el:
             visit(child, m)
 
-    visit(root, np.eye(3))
+    try:
+        visit(root, np.eye(3))
+    except RecursionError:
+        raise GenseqError("the SVG is nested too deeply to read") from None
     return strokes, title
 
 

@@ -147,3 +147,10 @@ def test_cli_epochs_and_minutes(corpus, tmp_path, capsys):
     assert nb > 2 and steps == math.ceil(0.5 * nb)
     _, steps = _train(capsys, corpus, tmp_path / "m", "--minutes", "1e-9", "--steps", "500")
     assert steps == 1
+
+
+def test_data_without_one_batch_is_one_clear_error(tmp_path):
+    from genseq.errors import GenseqError
+
+    with pytest.raises(GenseqError, match="the training data is too small for one batch"):
+        fit(tmp_path, Scripted(nb=0), steps=3)
