@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import signal
 import struct
 from collections.abc import Iterator
@@ -44,6 +45,14 @@ FIXTURES = settings(
         HealthCheck.data_too_large,
     ]
 )
+
+
+def count(surface: str) -> None:
+    """GENSEQ_FUZZ_LOG=FILE: one line per example run (counts of runs cut short by time)."""
+    log = os.environ.get("GENSEQ_FUZZ_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(surface + "\n")
 
 
 class Hang(BaseException):
@@ -141,6 +150,7 @@ HUGE_TEXT = st.tuples(st.text(min_size=1, max_size=20), st.integers(5_001, 20_00
 @FIXTURES
 @given(text=WRITE_TEXT, strict=st.booleans(), width=st.integers(-2, 80))
 def test_fuzz_write_text(synth_dir, tmp_path, capsys, monkeypatch, text, strict, width):
+    count("write_text")
     monkeypatch.setattr(limits, "STEPS_PER_CHAR", 3)  # short lines: the text is under test
     out = tmp_path / "w.svg"
     if text == "-":  # reads standard input
@@ -166,6 +176,7 @@ def test_fuzz_write_text(synth_dir, tmp_path, capsys, monkeypatch, text, strict,
 @FIXTURES
 @given(text=HUGE_TEXT)
 def test_fuzz_write_huge_text_is_refused_at_once(synth_dir, tmp_path, capsys, text):
+    count("write_huge_text_is_refused_at_once")
     from genseq.hand.sample import load_hand_model, write_page
 
     m = load_hand_model(synth_dir)
@@ -246,6 +257,7 @@ def iam_root(tmp_path_factory) -> Path:
 @given(xml=stroke_xml(), csr=CSR)
 def test_fuzz_iamondb_files(iam_root, xml, csr):
     """One line's XML and its form's transcription file replaced by fuzzed bytes."""
+    count("iamondb_files")
     from genseq.hand.data import build_cache
     from genseq.hand.iamondb import read_iamondb
 
@@ -262,6 +274,7 @@ def test_fuzz_iamondb_files(iam_root, xml, csr):
 @FIXTURES
 @given(xml=stroke_xml())
 def test_fuzz_stroke_xml_parser(xml):
+    count("stroke_xml_parser")
     from genseq.hand.iamondb import _parse_item
 
     name, parsed, err = result_or_error(_parse_item, ("x", xml))
@@ -324,6 +337,7 @@ def _load_any(model_dir: Path):
 @FIXTURES
 @given(data=st.data(), which=st.sampled_from(["synth", "text"]))
 def test_fuzz_config_json(synth_dir, text_dir, tmp_path_factory, data, which):
+    count("config_json")
     src = synth_dir if which == "synth" else text_dir
     cfg = json.loads((src / "config.json").read_text())
     for name in ("alphabet",):  # JSON inside a string: mutate that too
@@ -384,6 +398,7 @@ def text_run(tmp_path_factory) -> tuple[Path, Path]:
 @given(data=st.data())
 def test_fuzz_checkpoint_bytes(text_run, tmp_path_factory, capsys, monkeypatch, data):
     """A damaged checkpoint.safetensors: `text train --resume` continues or says why not."""
+    count("checkpoint_bytes")
     monkeypatch.setattr(Trainer, "plot", lambda self: None)  # the loss curve is not under test
     corpus, run = text_run
     d = tmp_path_factory.mktemp("ck")
@@ -401,6 +416,7 @@ def test_fuzz_checkpoint_bytes(text_run, tmp_path_factory, capsys, monkeypatch, 
 @FIXTURES
 @given(data=st.data())
 def test_fuzz_model_weights_bytes(synth_dir, tmp_path_factory, data):
+    count("model_weights_bytes")
     d = tmp_path_factory.mktemp("w")
     (d / "config.json").write_bytes((synth_dir / "config.json").read_bytes())
     (d / "model.safetensors").write_bytes(
@@ -495,6 +511,7 @@ STYLE_JSON = st.fixed_dictionaries(
 @FIXTURES
 @given(doc=svg_file(), text=st.one_of(st.none(), st.text(max_size=10)))
 def test_fuzz_style_svg(tmp_path_factory, doc, text):
+    count("style_svg")
     from genseq.hand.styles import load_style_file
 
     p = tmp_path_factory.mktemp("svg") / "style.svg"
@@ -507,6 +524,7 @@ def test_fuzz_style_svg(tmp_path_factory, doc, text):
 @FIXTURES
 @given(d=st.one_of(STYLE_JSON, JSON), text=st.one_of(st.none(), st.text(max_size=10)))
 def test_fuzz_style_json(tmp_path_factory, d, text):
+    count("style_json")
     from genseq.hand.styles import load_style_file
 
     p = tmp_path_factory.mktemp("json") / "style.json"

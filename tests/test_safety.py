@@ -82,7 +82,7 @@ def _with_model(d: Path, **change) -> None:
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"colour": "red"}, "unknown keys: colour"),
+        ({"colour": "red"}, "unknown keys: 'colour'"),
         ({"vocab_size": None}, "lacks vocab_size"),
         ({"hidden_size": "400"}, "hidden_size must be an integer"),
         ({"hidden_size": 4.0}, "hidden_size must be an integer"),

@@ -93,6 +93,8 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, A
 
 def checkpoint_config(path: Path, kind: tuple[str, ...]) -> dict[str, Any]:
     """The model config stored in a training checkpoint, checked to be of one of `kind`."""
+    if not Path(path).is_file():
+        raise GenseqError(f"nothing to resume: {path} does not exist")
     _, meta = load_tensors(path)
     cfg = meta.get("config")
     if not isinstance(cfg, dict) or "step" not in meta:

@@ -41,6 +41,7 @@ from genseq.train import checkpoint as ckpt
 from genseq.train import distributed as ddp
 from genseq.train import guard
 from genseq.train.optim import make_optimizer
+from genseq.train.validate import check_train_config
 
 Carry = dict[str, Tensor] | None
 
@@ -124,8 +125,7 @@ class Trainer:
         extra_config: dict[str, Any] | None = None,
         progress: bool = True,
     ):
-        if not cfg.lr > 0:
-            raise GenseqError(f"--lr must be > 0, got {cfg.lr}")
+        check_train_config(cfg)
         if cfg.steps <= 0 and cfg.epochs <= 0 and cfg.minutes <= 0:
             raise GenseqError("give a limit: --steps, --epochs or --minutes")
         self.model, self.task, self.cfg = model, task, cfg
@@ -230,8 +230,11 @@ class Trainer:
         if self.world > 1:  # this rank's rows of the global carry
             carry = {k: ddp.shard_rows(v, ddp.carry_batch_dim(v)) for k, v in carry.items()}
         self.carry = carry if meta["has_carry"] else None
-        self.step, self.best, self.bad_evals = meta["step"], meta["best"], meta["bad_evals"]
-        self.run_loss, self.run_units = meta["run"]
+        self.step, self.best, self.bad_evals = meta["step"], float(meta["best"]), meta["bad_evals"]
+        self.run_loss, self.run_units = map(float, meta["run"])
+        check_train_config(self.cfg)
+        if not all(isinstance(n, int) and n >= 0 for n in (self.step, self.bad_evals)):
+            raise ValueError("its step counters are not integers >= 0")
         self.pending_eval = meta.get("pending_eval", False)
         # drop log lines written after the checkpoint: they will be written again
         self.history = [r for r in self._read_metrics() if r["step"] <= self.step]
@@ -343,6 +346,9 @@ class Trainer:
         """Train until a limit; `resume` continues the run in `out`, `lr` (resume only)
         replaces its learning rate."""
         self.out.mkdir(parents=True, exist_ok=True)
+        if self.main:  # temporary files of writes cut short by a kill (atomic_write)
+            for stale in self.out.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
         if resume:
             if not self.ckpt_path.is_file():
                 raise GenseqError(f"nothing to resume: {self.ckpt_path} does not exist")

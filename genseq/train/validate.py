@@ -54,7 +54,7 @@ def validate_config(cls: type, d: Any, where: str = "the model config") -> dict[
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - set(fields))
     if unknown:
-        raise GenseqError(f"{where} has unknown keys: {', '.join(map(str, unknown))}")
+        raise GenseqError(f"{where} has unknown keys: {', '.join(map(repr, unknown))}")
     required = [
         n
         for n, f in fields.items()
@@ -107,3 +107,27 @@ def check_symbols(cfg: dict[str, Any], model_cfg: Any, where: str) -> None:
         raise GenseqError(
             f"{where}: its {what} has {n} symbols (padding included) but the model reads {want}"
         )
+
+
+# training settings: (low, high, low inclusive) per field of TrainConfig; the flag is --field
+_TRAIN_RANGES = {
+    "lr": (0.0, math.inf, False), "momentum": (0.0, 1.0, True), "clip": (0.0, math.inf, True),
+    "weight_noise": (0.0, math.inf, True), "eval_every": (1, math.inf, True),
+    "log_every": (1, math.inf, True), "patience": (1, math.inf, True),
+    "lr_decay": (0.0, 1.0, False), "min_lr": (0.0, math.inf, True),
+    "checkpoint_every": (0.0, math.inf, True), "steps": (0, math.inf, True),
+    "epochs": (0.0, math.inf, True), "minutes": (0.0, math.inf, True),
+}  # fmt: skip
+
+
+def check_train_config(cfg: Any) -> None:
+    """Every TrainConfig number finite and in its range (e.g. --eval-every >= 1)."""
+    for name, (low, high, closed) in _TRAIN_RANGES.items():
+        v = getattr(cfg, name)
+        flag = "--" + name.replace("_", "-")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise GenseqError(f"{flag} must be a finite number, got {v!r:.40}")
+        if not (low <= v if closed else low < v) or v > high:
+            lo = f">= {low:g}" if closed else f"> {low:g}"
+            hi = "" if high == math.inf else f" and <= {high:g}"
+            raise GenseqError(f"{flag} must be {lo}{hi}, got {v:g}")
