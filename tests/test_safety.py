@@ -90,6 +90,7 @@ def _with_model(d: Path, **change) -> None:
         ({"num_layers": True}, "num_layers must be an integer"),
         ({"dropout": 1.5}, r"dropout must be in \[0, 1\)"),
         ({"lstm_grad_clip": -1}, "lstm_grad_clip must be >= 0"),
+        ({"lstm_grad_clip": 1e308}, r"lstm_grad_clip must be within ±1e\+06"),
         ({"hidden_size": 0}, "hidden_size must be between 1 and"),
         ({"num_layers": 10_000}, "num_layers must be between 1 and 64"),
         ({"hidden_size": 10**12}, "hidden_size must be between 1 and 1,048,576"),

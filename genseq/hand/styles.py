@@ -186,6 +186,8 @@ def parse_path(d: str) -> list[np.ndarray]:
         elif not cmd:
             raise GenseqError(f"bad SVG path data: {d[:40]!r}")
         n = _ARGS[cmd.upper()]
+        if n == 0:  # a number after Z, which takes none
+            raise GenseqError(f"bad SVG path data after {cmd!r}: {d[:40]!r}")
         args = [tokens[i + k][1] for k in range(n)] if i + n <= len(tokens) else []
         if len(args) < n or any(a is None for a in args):
             raise GenseqError(f"bad SVG path data near {cmd!r}: {d[:40]!r}")
@@ -288,7 +290,10 @@ def strokes_from_svg(svg: str) -> tuple[list[np.ndarray], str]:
                 p = np.concatenate([p, p[:1]])
             found = [p] if len(p) else []
         elif tag == "line":
-            g = [float(el.get(k, "0")) for k in ("x1", "y1", "x2", "y2")]
+            try:
+                g = [float(el.get(k, "0")) for k in ("x1", "y1", "x2", "y2")]
+            except ValueError:
+                raise GenseqError("bad SVG <line>: x1, y1, x2, y2 must be numbers") from None
             found = [np.array(g).reshape(2, 2)]
         for s in found:
             strokes.append(s @ m[:2, :2].T + m[:2, 2])

@@ -15,6 +15,7 @@ import torch
 from genseq import limits
 from genseq.errors import GenseqError
 
+MAX_FLOAT = 1e6  # any float setting of a model (clips, biases): beyond, float32 kernels overflow
 _COUNTS = {
     "num_layers": limits.MAX_LAYERS,
     "n_mixtures": limits.MAX_MIXTURES,
@@ -37,6 +38,8 @@ def _check_value(name: str, hint: Any, v: Any) -> str | None:
     if hint is float:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             return "must be a finite number"
+        if abs(v) > MAX_FLOAT:
+            return f"must be within ±{MAX_FLOAT:g}"
         if name == "dropout" and not 0 <= v < 1:
             return "must be in [0, 1)"
         if name.endswith("clip") and v < 0:
