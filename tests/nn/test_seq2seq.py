@@ -93,7 +93,8 @@ def test_needs_exactly_one_kind_of_source():
 
 @pytest.mark.slow
 def test_learns_to_reverse_strings():
-    """The toy task of issue 13: >= 95 % exact match on fresh strings (a few seconds, 1 thread)."""
+    """The toy task of issue 13: >= 95 % exact match on 500 fresh strings (greedy) and on 50
+    (beam 3)."""
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     m = Seq2Seq(
@@ -108,13 +109,16 @@ def test_learns_to_reverse_strings():
             location=0,
         )
     )
+    steps = 500  # about 6 s of one core; >= 99.6 % on seeds 0-3 (one-cycle lr, peak 5e-3)
     opt = torch.optim.Adam(m.parameters(), 3e-3)
-    for _ in range(500):
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=5e-3, total_steps=steps)
+    for _ in range(steps):
         src, L, tgt = reversal_batch(g, 32)
         parts = m.losses(src, L, tgt)
         opt.zero_grad()
         (parts["ce"] / parts["n_ce"]).backward()
         opt.step()
+        sched.step()
     m.eval()
     src, L, tgt = reversal_batch(torch.Generator().manual_seed(99), 500)
     greedy = m.greedy(src, L, 10)

@@ -175,9 +175,11 @@ def legible_page(a: argparse.Namespace, m, text: str, style):
         raise GenseqError("--legible must be >= 1")
     if a.legible == 1:
         return write_page_synthesis(m, text, a.width, a.bias, style, seed=a.seed)
+    import secrets
+
     from genseq.hand.recognize.legibility import write_page_legible
     from genseq.hand.recognize.read import load_recognizer
 
     rec = load_recognizer(a.recognizer)
-    seed = a.seed if a.seed is not None else 0
+    seed = a.seed if a.seed is not None else secrets.randbelow(2**31)  # tries: seed, seed + 1, ..
     return write_page_legible(m, rec, text, a.legible, a.width, a.bias, style, seed)

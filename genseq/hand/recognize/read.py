@@ -92,6 +92,8 @@ def save_pretrained(
     out = folder / f"{name}.safetensors", folder / f"{name}.json"
     save_tensors(out[0], half, meta)
     atomic_write_text(out[1], json.dumps({**cfg, "record": record}, indent=2) + "\n")
+    for f in out:
+        f.chmod(0o644)  # shipped with the package: readable by all
     return out
 
 
