@@ -129,13 +129,12 @@ def cmd_legibility(a: argparse.Namespace) -> int:
     import json
 
     from genseq.hand.recognize.legibility import floor, legibility
-    from genseq.hand.recognize.read import load_recognizer
-    from genseq.hand.sample import load_hand_model
+    from genseq.hand.recognize.read import load_recognizer, load_writer
 
     if a.seeds < 1 or a.legible < 1:
         raise GenseqError("--seeds and --legible must be >= 1")
     rec = load_recognizer(a.recognizer)
-    model = load_hand_model(a.model)
+    model = load_writer(a.model)
     rows = legibility(model, rec, _phrases(a.phrases), tuple(a.bias), a.seeds, a.legible)
     base = floor(rec, a.data) if a.data else None
     if a.json:

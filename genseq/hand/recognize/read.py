@@ -23,8 +23,9 @@ import torch
 from genseq.errors import GenseqError
 from genseq.hand.alphabet import Alphabet
 from genseq.hand.recognize.model import Recognizer, pad_lines
+from genseq.hand.sample import HandModel
 from genseq.hand.strokes import NormStats
-from genseq.train.checkpoint import load_model, load_tensors
+from genseq.train.checkpoint import load_model, load_tensors, model_class
 
 PRETRAINED = Path(__file__).resolve().parents[2] / "pretrained"
 NEW_LINE_JUMP = 0.25  # a stroke starting below the last one and this fraction of the page's
@@ -56,26 +57,43 @@ class LoadedRecognizer:
         return self.read([self.stats.normalise(s) for s in lines], **kw)
 
 
-def load_recognizer(name: str | Path = "recognizer") -> LoadedRecognizer:
-    """A run directory, or the name of a shipped model in genseq/pretrained."""
+def load_named(name: str | Path) -> tuple[torch.nn.Module, dict]:
+    """(model, config) from a run directory, or from a shipped model's
+    genseq/pretrained/NAME.safetensors + NAME.json (fp16 tensors loaded as fp32)."""
     path = Path(name)
     folder = Path(PRETRAINED)
     if path.is_dir():
-        model, cfg = load_model(path)
-    else:
-        files = folder / f"{name}.json", folder / f"{name}.safetensors"
-        if "/" in str(name) or not all(f.is_file() for f in files):
-            raise GenseqError(f"no recognizer {name}: not a run directory nor a shipped model")
+        return load_model(path)
+    files = folder / f"{name}.json", folder / f"{name}.safetensors"
+    if "/" in str(name) or not all(f.is_file() for f in files):
+        raise GenseqError(f"no model {name}: not a run directory nor a shipped model name")
+    try:
         cfg = json.loads(files[0].read_text(encoding="utf-8"))
-        tensors, _ = load_tensors(files[1])
-        model = Recognizer.from_config(cfg["model"])
-        model.load_state_dict({k: v.float() for k, v in tensors.items()})
+        model = model_class(cfg["kind"]).from_config(cfg["model"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise GenseqError(f"{files[0]} does not describe a genseq model ({e})") from None
+    tensors, _ = load_tensors(files[1])
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    return model.eval(), cfg
+
+
+def load_recognizer(name: str | Path = "recognizer") -> LoadedRecognizer:
+    """A run directory, or the name of a shipped model in genseq/pretrained."""
+    model, cfg = load_named(name)
     if cfg.get("kind") != "recog":
         raise GenseqError(f"{name} holds a {cfg.get('kind')} model, not a recognizer")
-    model.eval()
     return LoadedRecognizer(
         model, NormStats.from_json(cfg["norm"]), Alphabet.from_json(cfg["alphabet"]), cfg
     )
+
+
+def load_writer(name: str | Path = "synth") -> HandModel:
+    """A synthesis model (run directory or shipped name) as genseq.hand.sample's HandModel."""
+    model, cfg = load_named(name)
+    if cfg.get("kind") != "synth":
+        raise GenseqError(f"{name} holds a {cfg.get('kind')} model, not a synthesis model")
+    stats, alphabet = NormStats.from_json(cfg["norm"]), Alphabet.from_json(cfg["alphabet"])
+    return HandModel(model, stats, alphabet, cfg)
 
 
 def save_pretrained(

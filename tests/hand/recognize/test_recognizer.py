@@ -259,3 +259,32 @@ def test_legibility_and_write_legible_commands(
     ]
     assert main(args) == 0 and out.read_text().startswith("<")
     assert main(args + ["--legible", "0"]) == 2
+
+
+def test_the_shipped_recognizer_reads_the_built_in_styles():
+    """genseq/pretrained/recognizer against the five built-in style lines (the synthesis
+    network's writing, texts known): 14.5 % CER when shipped; fails if the shipped weights or
+    the reading path break."""
+    from genseq.hand.recognize.metrics import cer
+    from genseq.hand.recognize.read import read_file
+    from genseq.hand.styles import builtin_style_files
+
+    rec = load_recognizer("recognizer")
+    refs, hyps = [], []
+    for f in builtin_style_files():
+        texts, own = read_file(f, rec)
+        refs.append(own)
+        hyps.append(" ".join(texts))
+    assert len(refs) == 5 and cer(refs, hyps) < 0.25
+
+
+def test_models_are_found_by_shipped_name_or_run_directory(tiny_synth):
+    from genseq.errors import GenseqError
+    from genseq.hand.recognize.read import load_writer
+
+    assert load_writer(tiny_synth).kind == "synth"
+    assert load_writer("synth").alphabet is not None
+    with pytest.raises(GenseqError, match="not a synthesis model"):
+        load_writer("recognizer")
+    with pytest.raises(GenseqError, match="no model"):
+        load_writer("no-such-model")
