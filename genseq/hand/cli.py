@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     from genseq.hand.commands import add_model_commands
 
     add_model_commands(hs)
+    from genseq.hand.recognize.cli import add_recognizer_commands
+
+    add_recognizer_commands(hs)
     HAND_COMMANDS = hs
     return hs
 

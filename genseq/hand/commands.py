@@ -171,6 +171,9 @@ def add_write_command(sub: argparse._SubParsersAction) -> None:
         "densities and mixture weights",
     )
     g.add_argument("--figure-out", metavar="FILE", default=None, help="the figure's .png/.svg/.pdf")
+    from genseq.hand.recognize.cli import add_legible_flags
+
+    add_legible_flags(p.add_argument_group("legibility (issue 13)"))
     p.set_defaults(func=cmd_write)
 
 
@@ -395,7 +398,7 @@ def _style(a: argparse.Namespace, m):
 def cmd_write(a: argparse.Namespace) -> int:
     from genseq.hand.layout import gcode, plotter_svg
     from genseq.hand.render import check_output, save_strokes
-    from genseq.hand.sample import load_hand_model, write_page_synthesis
+    from genseq.hand.sample import load_hand_model
     from genseq.train.checkpoint import atomic_write_text
 
     text = sys.stdin.read() if a.text == "-" else a.text
@@ -418,7 +421,9 @@ def cmd_write(a: argparse.Namespace) -> int:
         if fo.suffix.lower() not in FIGURE_SUFFIXES or not fo.parent.is_dir():
             raise GenseqError(f"--figure-out must be a .png/.svg/.pdf in an existing folder: {fo}")
     style = _style(a, m)
-    page, syn = write_page_synthesis(m, text, a.width, a.bias, style, a.seed, a.strict)
+    from genseq.hand.recognize.cli import legible_page
+
+    page, syn = legible_page(a, m, text, style)
     if a.format == "plotter":
         atomic_write_text(out, plotter_svg(page))
     elif a.format == "gcode":

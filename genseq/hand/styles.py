@@ -310,35 +310,43 @@ def strokes_from_svg(svg: str) -> tuple[list[np.ndarray], str]:
 # ---- styles --------------------------------------------------------------------------------
 
 
-def load_style_file(path: str | Path, stats: NormStats, text: str | None = None) -> Style:
-    """A user's line from JSON or SVG (see the module docstring) -> Style for a model with
-    normalisation `stats`. `text` overrides the file's text."""
+def read_pen_file(path: str | Path) -> tuple[list[np.ndarray], str, dict | None]:
+    """A JSON or SVG pen file (see the module docstring) -> (strokes in its units, y down; its
+    text or ""; None), or for genseq's own style file (normalised offsets) ([], its text, the
+    JSON object)."""
     path = Path(path)
     try:
         if path.stat().st_size > MAX_STYLE_BYTES:
             raise GenseqError(f"{path}: a style file is at most {MAX_STYLE_BYTES:,} bytes")
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise GenseqError(f"cannot read the style file {path} ({e.__class__.__name__})") from None
+        raise GenseqError(f"cannot read {path} ({e.__class__.__name__})") from None
     if path.suffix.lower() == ".svg" or raw.lstrip().startswith("<"):
-        strokes, file_text = strokes_from_svg(raw)
-    else:
+        return (*strokes_from_svg(raw), None)
+    try:
+        d = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise GenseqError(f"{path} is neither JSON nor SVG ({e})") from None
+    if not isinstance(d, dict):
+        raise GenseqError(f"{path}: a pen JSON must be an object with text and points")
+    if "norm" in d:  # genseq's own style file (`hand styles --make`): normalised offsets
+        return [], str(d.get("text") or ""), d
+    return strokes_from_json(d), str(d.get("text") or ""), None
+
+
+def load_style_file(path: str | Path, stats: NormStats, text: str | None = None) -> Style:
+    """A user's line from JSON or SVG (see the module docstring) -> Style for a model with
+    normalisation `stats`. `text` overrides the file's text."""
+    path = Path(path)
+    strokes, file_text, own = read_pen_file(path)
+    if own is not None:
         try:
-            d = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise GenseqError(f"{path} is neither JSON nor SVG ({e})") from None
-        if not isinstance(d, dict):
-            raise GenseqError(f"{path}: a style JSON must be an object with text and points")
-        if "norm" in d:  # genseq's own style file (`hand styles --make`): normalised offsets
-            try:
-                st = style_from_dict(d, stats, str(path))
-            except (KeyError, TypeError, ValueError) as e:
-                raise GenseqError(f"{path}: not a valid genseq style file ({e})") from None
-            if text is not None:
-                st = Style(st.points, " ".join(text.split()), st.source)
-            return st
-        strokes = strokes_from_json(d)
-        file_text = str(d.get("text") or "")
+            st = style_from_dict(own, stats, str(path))
+        except (KeyError, TypeError, ValueError) as e:
+            raise GenseqError(f"{path}: not a valid genseq style file ({e})") from None
+        if text is not None:
+            st = Style(st.points, " ".join(text.split()), st.source)
+        return st
     text = text if text is not None else file_text
     if not text.strip():
         raise GenseqError(

@@ -32,6 +32,7 @@ MODEL_KINDS = {
     "text": "genseq.text.model:TextModel",
     "predict": "genseq.hand.model:PredictionNet",
     "synth": "genseq.hand.model:SynthesisNet",
+    "recog": "genseq.hand.recognize.model:Recognizer",
 }
 
 NEEDS = {"text": ("vocab",), "predict": ("norm",), "synth": ("norm", "alphabet")}  # in config.json

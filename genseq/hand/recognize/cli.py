@@ -1,0 +1,186 @@
+"""`genseq hand recognizer-train | read | legibility`: thin wiring over genseq.hand.recognize."""
+
+from __future__ import annotations
+
+import argparse
+
+from genseq.errors import GenseqError
+
+
+def add_recognizer_commands(hs: argparse._SubParsersAction) -> None:
+    from genseq.hand.recognize.model import DECODERS
+    from genseq.text.cli import add_train_flags
+
+    p = hs.add_parser(
+        "recognizer-train",
+        help="train a handwriting recognizer (BLSTM encoder, attention decoder + CTC head)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--data", required=True, help="cache written by `genseq hand prepare`")
+    p.add_argument("--out", required=True, help="model directory to write")
+    g = p.add_argument_group("model")
+    g.add_argument("--downsample", type=int, default=4, help="points stacked per frame")
+    g.add_argument("--no-height", action="store_true", help="no pen-height feature")
+    g.add_argument("--enc-hidden", type=int, default=128, help="per direction")
+    g.add_argument("--enc-layers", type=int, default=2)
+    g.add_argument("--dec-hidden", type=int, default=256)
+    g.add_argument("--no-ctc", action="store_true", help="attention decoder only")
+    g.add_argument("--ctc-weight", type=float, default=0.5)
+    g.add_argument("--decoder", choices=DECODERS, default="ctc", help="the head that reads")
+    g.add_argument("--eval-batches", type=int, default=8, help="validate on N batches (0 = all)")
+    add_train_flags(p, lr=1e-3)
+    p.set_defaults(func=cmd_recognizer_train)
+    add_read_commands(hs)
+
+
+def cmd_recognizer_train(a: argparse.Namespace) -> int:
+    from genseq.hand.recognize.train import train_recognizer
+    from genseq.text.cli import train_config
+
+    cfg = train_config(a)
+    if a.downsample < 1 or a.enc_hidden < 1 or a.enc_layers < 1 or a.dec_hidden < 1:
+        raise GenseqError("--downsample, --enc-hidden, --enc-layers, --dec-hidden must be >= 1")
+    if not 0 <= a.ctc_weight < 1 or (a.no_ctc and a.decoder == "ctc"):
+        raise GenseqError("--ctc-weight is in [0, 1); --no-ctc reads with --decoder attention")
+    mc = dict(
+        downsample=a.downsample,
+        height=not a.no_height,
+        enc_hidden=a.enc_hidden,
+        enc_layers=a.enc_layers,
+        dec_hidden=a.dec_hidden,
+        dropout=a.dropout,
+        ctc=not a.no_ctc,
+        ctc_weight=0.0 if a.no_ctc else a.ctc_weight,
+        decoder=a.decoder,
+    )
+    res = train_recognizer(
+        a.data, a.out, cfg, mc, a.batch_size, a.eval_batches, a.resume, a.lr, not a.no_progress
+    )
+    print(f"genseq: {res['step']} updates, best validation CER {res['best']:.2%}; model in {a.out}")
+    return 0
+
+
+def add_read_commands(hs: argparse._SubParsersAction) -> None:
+    from genseq.hand.recognize.model import DECODERS
+
+    p = hs.add_parser(
+        "read",
+        help="read handwriting (SVG or JSON strokes) back into text",
+        description="Read a handwriting file: SVG (paths, polylines; genseq's own outputs "
+        'included), JSON {"points": [[x, y, eos], ...]} or {"strokes": ...} (y down), or a '
+        "genseq style file. A page is cut into lines; one text line is printed per line.",
+    )
+    p.add_argument("file")
+    p.add_argument("--recognizer", default="recognizer", help="shipped name or run directory")
+    p.add_argument("--decoder", choices=DECODERS, default=None, help="default: the model's")
+    p.add_argument("--beam", type=int, default=1, help="attention decoder: beam width")
+    p.set_defaults(func=cmd_read)
+
+    p = hs.add_parser(
+        "legibility",
+        help="how readable the synthesis network's writing is: CER/WER per bias",
+        description="Write each phrase with a synthesis model, read it back with the "
+        "recognizer and report CER / WER per bias, beside the recognizer's CER on real "
+        "testset_v lines (the floor).",
+    )
+    p.add_argument("--model", default="synth", help="synthesis model: shipped name or run dir")
+    p.add_argument("--recognizer", default="recognizer")
+    p.add_argument("--phrases", default=None, help="a text file, one phrase a line")
+    p.add_argument("--bias", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--legible", type=int, default=1, help="best of N tries per line")
+    p.add_argument("--data", default=None, help="IAM-OnDB cache for the floor (default: none)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_legibility)
+
+
+def cmd_read(a: argparse.Namespace) -> int:
+    from genseq.hand.recognize.metrics import cer
+    from genseq.hand.recognize.read import load_recognizer, read_file
+
+    if a.beam < 1:
+        raise GenseqError("--beam must be >= 1")
+    texts, own = read_file(a.file, load_recognizer(a.recognizer), a.decoder, a.beam)
+    for t in texts:
+        print(t)
+    if own.strip():
+        print(f"genseq: the file says {own!r}: CER {cer([own], [' '.join(texts)]):.1%}")
+    return 0
+
+
+def _phrases(path: str | None) -> list[str]:
+    from pathlib import Path
+
+    from genseq.hand.recognize.legibility import DEFAULT_PHRASES
+
+    if path is None:
+        return list(DEFAULT_PHRASES)
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise GenseqError(f"cannot read the phrases file {path} ({e.__class__.__name__})") from None
+    phrases = [" ".join(s.split()) for s in lines if s.strip()]
+    if not phrases:
+        raise GenseqError(f"{path} has no phrases")
+    return phrases
+
+
+def cmd_legibility(a: argparse.Namespace) -> int:
+    import json
+
+    from genseq.hand.recognize.legibility import floor, legibility
+    from genseq.hand.recognize.read import load_recognizer, load_writer
+
+    if a.seeds < 1 or a.legible < 1:
+        raise GenseqError("--seeds and --legible must be >= 1")
+    rec = load_recognizer(a.recognizer)
+    model = load_writer(a.model)
+    rows = legibility(model, rec, _phrases(a.phrases), tuple(a.bias), a.seeds, a.legible)
+    base = floor(rec, a.data) if a.data else None
+    if a.json:
+        print(json.dumps({"legibility": rows, "floor": base}))
+        return 0
+    for r in rows:
+        ratio = f" = {r['cer'] / base['cer']:.2f} x floor" if base and base["cer"] > 0 else ""
+        print(
+            f"bias {r['bias']:g}: CER {r['cer']:.1%}{ratio}, WER {r['wer']:.1%} "
+            f"({r['lines']} lines, {r['finished']} finished)"
+        )
+    if base:
+        print(
+            f"floor (real testset_v lines): CER {base['cer']:.1%}, WER {base['wer']:.1%} "
+            f"({base['lines']} lines)"
+        )
+    return 0
+
+
+def add_legible_flags(p: argparse.ArgumentParser) -> None:
+    """`genseq write --legible N [--recognizer NAME]`."""
+    p.add_argument(
+        "--legible",
+        type=int,
+        default=1,
+        metavar="N",
+        help="write each line up to N times and keep the one the recognizer reads best",
+    )
+    p.add_argument("--recognizer", default="recognizer", help="for --legible")
+
+
+def legible_page(a: argparse.Namespace, m, text: str, style):
+    """The page and its Synthesis for `genseq write`, with --legible N (N >= 2) or without."""
+    from genseq.hand.sample import write_page_synthesis
+
+    if a.legible < 1:
+        raise GenseqError("--legible must be >= 1")
+    if a.legible == 1:
+        return write_page_synthesis(
+            m, text, a.width, a.bias, style, seed=a.seed, strict=getattr(a, "strict", False)
+        )
+    import secrets
+
+    from genseq.hand.recognize.legibility import write_page_legible
+    from genseq.hand.recognize.read import load_recognizer
+
+    rec = load_recognizer(a.recognizer)
+    seed = a.seed if a.seed is not None else secrets.randbelow(2**31)  # tries: seed, seed + 1, ..
+    return write_page_legible(m, rec, text, a.legible, a.width, a.bias, style, seed)

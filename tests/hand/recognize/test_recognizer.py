@@ -1,0 +1,290 @@
+"""The handwriting recognizer: features, decoding, training through the one Trainer, the
+shipped format, reading files, and legibility (genseq.hand.recognize)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genseq.cli import main
+from genseq.hand.recognize import read as read_mod
+from genseq.hand.recognize.legibility import Tries, legibility, write_legible
+from genseq.hand.recognize.model import HEIGHT_SCALE, Recognizer, RecognizerConfig, features
+from genseq.hand.recognize.read import file_lines, load_recognizer, save_pretrained, split_lines
+from genseq.hand.sample import load_hand_model
+
+
+def test_features_add_the_pen_height_and_stack_k_points_per_frame():
+    x = torch.tensor([[[0.0, 1, 0], [0, 1, 0], [1, -2, 1], [9, 9, 9]]])  # the last is padding
+    f, n = features(x, torch.tensor([3]), downsample=2)
+    h = 1 / HEIGHT_SCALE  # heights 1, 2, 0 around their mean 1: 0, 1, -1
+    expect = [[0, 1, 0, 0, 0, 1, 0, h], [1, -2, 1, -h, 0, 0, 0, 0]]
+    assert n.tolist() == [2]
+    assert torch.allclose(f[0], torch.tensor(expect))
+    f0, _ = features(x, torch.tensor([3]), downsample=2, height=False)
+    assert (f0[0, :, 3::4] == 0).all()
+
+
+def _lines(k: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in rng.integers(20, 60, k):
+        s = rng.normal(size=(n, 3)).astype(np.float32)
+        s[:, 2] = rng.random(n) < 0.1
+        out.append(s)
+    return out
+
+
+@pytest.mark.parametrize("decoder", ["ctc", "attention"])
+def test_a_line_reads_the_same_alone_and_padded_in_a_batch(decoder):
+    from genseq.hand.recognize.model import pad_lines
+
+    torch.manual_seed(0)
+    m = Recognizer(
+        RecognizerConfig(
+            alphabet_size=5, enc_hidden=8, dec_hidden=8, embed=4, attention=8, downsample=3
+        )
+    ).eval()
+    lines = _lines(4)
+    x, n = pad_lines(lines)
+    together = m.decode(x, n, decoder)
+    alone = [m.decode(*pad_lines([s]), decoder)[0] for s in lines]
+    assert together == alone
+    assert m.decode(x, n, decoder, beam=2) is not None
+
+
+@pytest.fixture(scope="session")
+def tiny_recog(tiny_cache, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("recog")
+    args = [
+        "hand",
+        "recognizer-train",
+        "--data",
+        str(tiny_cache),
+        "--out",
+        str(out),
+        "--enc-hidden",
+        "8",
+        "--enc-layers",
+        "1",
+        "--dec-hidden",
+        "8",
+        "--batch-size",
+        "2",
+        "--steps",
+        "3",
+        "--eval-every",
+        "2",
+        "--eval-batches",
+        "1",
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    return out
+
+
+def test_training_writes_a_run_with_cer_and_resumes(tiny_recog, tiny_cache, capsys):
+    cfg = json.loads((tiny_recog / "config.json").read_text())
+    assert cfg["kind"] == "recog" and "alphabet" in cfg and "norm" in cfg
+    rows = [json.loads(s) for s in (tiny_recog / "metrics.jsonl").read_text().splitlines()]
+    assert any("valid_cer_ctc" in r and "valid_cer_attention" in r for r in rows)
+    args = [
+        "hand",
+        "recognizer-train",
+        "--data",
+        str(tiny_cache),
+        "--out",
+        str(tiny_recog),
+        "--steps",
+        "4",
+        "--resume",
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    assert "4 updates" in capsys.readouterr().out
+
+
+def test_the_shipped_format_is_fp16_and_reads_like_the_run(tiny_recog, tmp_path, monkeypatch):
+    st, js = save_pretrained(tiny_recog, "recognizer", {"updates": 3}, tmp_path)
+    from safetensors.torch import load_file
+
+    assert all(v.dtype == torch.float16 for v in load_file(st).values())
+    assert json.loads(js.read_text())["record"] == {"updates": 3}
+    monkeypatch.setattr(read_mod, "PRETRAINED", tmp_path)
+    shipped, run = load_recognizer("recognizer"), load_recognizer(tiny_recog)
+    lines = _lines(3)
+    assert shipped.read(lines) == run.read(lines)  # fp16 rounding does not change a reading
+
+
+def test_a_page_is_cut_into_lines_where_the_pen_goes_back_left_and_down():
+    # y down: "ab" + the dot of an i that goes back left, then the same a line lower
+    word = [np.array([[0.0, 0], [25, 1]]), np.array([[26.0, 0], [50, 1]]), np.array([[30.0, -1]])]
+    page = word + [s + [0, 10] for s in word] + [np.array([[40.0, 10], [45, 11]])]
+    lines = split_lines(page)
+    assert [len(ln) for ln in lines] == [3, 4]
+
+
+def test_read_prints_each_line_and_compares_with_the_files_own_text(tiny_recog, tmp_path, capsys):
+    f = tmp_path / "line.json"
+    pts = [[x, 10 + 5 * np.sin(x / 3), 1 if x % 10 == 9 else 0] for x in range(60)]
+    f.write_text(json.dumps({"text": "ab", "points": pts}))
+    assert main(["hand", "read", str(f), "--recognizer", str(tiny_recog)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[1].startswith("genseq: the file says 'ab': CER ")
+
+
+def test_read_of_a_genseq_svg_finds_its_lines(tiny_recog, tiny_synth, tmp_path):
+    svg = tmp_path / "w.svg"
+    assert (
+        main(
+            [
+                "write",
+                "ab ab ab",
+                "--model",
+                str(tiny_synth),
+                "-o",
+                str(svg),
+                "--width",
+                "3",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
+    rec = load_recognizer(tiny_recog)
+    lines, _ = file_lines(svg, rec.stats)
+    assert len(lines) == 3
+
+
+def test_read_errors_are_one_line(tiny_recog, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    assert main(["hand", "read", str(bad), "--recognizer", str(tiny_recog)]) == 2
+    assert main(["hand", "read", str(tmp_path / "none.svg"), "--recognizer", str(tiny_recog)]) == 2
+    assert main(["hand", "read", str(bad), "--recognizer", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(e.startswith("genseq: error: ") for e in err)
+
+
+class ScriptedReader:
+    """Reads the k-th batch of lines as the k-th list of texts (a stand-in recognizer)."""
+
+    def __init__(self, stats, script: list[list[str]]):
+        self.stats, self.script, self.calls = stats, script, 0
+
+    def read(self, lines, *a, **k):
+        out = self.script[self.calls][: len(lines)]
+        self.calls += 1
+        return out
+
+
+def test_legible_keeps_each_lines_best_try_and_stops_once_all_read_exactly(tiny_synth):
+    m = load_hand_model(tiny_synth)
+    rec = ScriptedReader(m.stats, [["xb", "zz"], ["zz", "ba"], ["never"], ["q"]])
+    t = write_legible(m, rec, ["ab", "ba"], 4, seed=0)
+    assert t.reads == ["xb", "ba"] and t.best == [1, 0]
+    assert t.tries == [4, 2]  # line 0 is never read exactly; line 1 is at its second try
+    assert rec.calls == 4  # tries 3 and 4 write line 0 alone
+    assert len(t.synthesis().strokes) == 2
+
+
+def test_tries_keep_the_first_of_equally_good_readings():
+    t = Tries(["abc"])
+    syn = type(
+        "S",
+        (),
+        {
+            "strokes": [torch.zeros(1, 3)],
+            "phi": [torch.zeros(1, 2)],
+            "stopped": [True],
+            "text": [torch.ones(3, dtype=torch.long)],
+        },
+    )
+    t.offer(syn, ["abd"], [0])
+    t.offer(syn, ["abx"], [0])
+    assert t.reads == ["abd"] and t.tries == [2]
+
+
+def test_legibility_reports_cer_and_wer_per_bias(tiny_synth):
+    m = load_hand_model(tiny_synth)
+    perfect = ScriptedReader(m.stats, [["ab a", "b"]] * 4)
+    rows = legibility(m, perfect, ["ab a", "b"], biases=(0.0, 1.0), seeds=2)
+    assert [r["bias"] for r in rows] == [0.0, 1.0]
+    assert all(r["cer"] == 0 and r["wer"] == 0 and r["lines"] == 4 for r in rows)
+
+
+def test_legibility_and_write_legible_commands(
+    tiny_recog, tiny_synth, tiny_cache, tmp_path, capsys
+):
+    phrases = tmp_path / "p.txt"
+    phrases.write_text("ab\n\nba a\n")
+    args = [
+        "hand",
+        "legibility",
+        "--model",
+        str(tiny_synth),
+        "--recognizer",
+        str(tiny_recog),
+        "--phrases",
+        str(phrases),
+        "--bias",
+        "0",
+        "1",
+        "--seeds",
+        "1",
+        "--data",
+        str(tiny_cache),
+        "--json",
+    ]
+    assert main(args) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert [r["lines"] for r in d["legibility"]] == [2, 2] and 0 <= d["floor"]["cer"]
+    out = tmp_path / "w.svg"
+    args = [
+        "write",
+        "ab ba",
+        "--model",
+        str(tiny_synth),
+        "-o",
+        str(out),
+        "--legible",
+        "2",
+        "--recognizer",
+        str(tiny_recog),
+    ]
+    assert main(args) == 0 and out.read_text().startswith("<")
+    assert main(args + ["--legible", "0"]) == 2
+
+
+def test_the_shipped_recognizer_reads_the_built_in_styles():
+    """genseq/pretrained/recognizer against the five built-in style lines (the synthesis
+    network's writing, texts known): 14.5 % CER when shipped; fails if the shipped weights or
+    the reading path break."""
+    from genseq.hand.recognize.metrics import cer
+    from genseq.hand.recognize.read import read_file
+    from genseq.hand.styles import builtin_style_files
+
+    rec = load_recognizer("recognizer")
+    refs, hyps = [], []
+    for f in builtin_style_files():
+        texts, own = read_file(f, rec)
+        refs.append(own)
+        hyps.append(" ".join(texts))
+    assert len(refs) == 5 and cer(refs, hyps) < 0.25
+
+
+def test_models_are_found_by_shipped_name_or_run_directory(tiny_synth):
+    from genseq.errors import GenseqError
+    from genseq.hand.recognize.read import load_writer
+
+    assert load_writer(tiny_synth).kind == "synth"
+    assert load_writer("synth").alphabet is not None
+    with pytest.raises(GenseqError, match="not a synthesis model"):
+        load_writer("recognizer")
+    with pytest.raises(GenseqError, match="no model"):
+        load_writer("no-such-model")
