@@ -310,7 +310,9 @@ def strokes_from_svg(svg: str) -> tuple[list[np.ndarray], str]:
 # ---- styles --------------------------------------------------------------------------------
 
 
-def read_pen_file(path: str | Path) -> tuple[list[np.ndarray], str, dict | None]:
+def read_pen_file(
+    path: str | Path, what: str = "style file"
+) -> tuple[list[np.ndarray], str, dict | None]:
     """A JSON or SVG pen file (see the module docstring) -> (strokes in its units, y down; its
     text or ""; None), or for genseq's own style file (normalised offsets) ([], its text, the
     JSON object)."""
@@ -320,7 +322,7 @@ def read_pen_file(path: str | Path) -> tuple[list[np.ndarray], str, dict | None]
             raise GenseqError(f"{path}: a style file is at most {MAX_STYLE_BYTES:,} bytes")
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise GenseqError(f"cannot read {path} ({e.__class__.__name__})") from None
+        raise GenseqError(f"cannot read the {what} {path} ({e.__class__.__name__})") from None
     if path.suffix.lower() == ".svg" or raw.lstrip().startswith("<"):
         return (*strokes_from_svg(raw), None)
     try:

@@ -148,7 +148,7 @@ def read_config(model_dir: Path) -> dict[str, Any]:
         raise GenseqError(f"{cfg_path} is not valid JSON ({e})") from None
     if not isinstance(cfg, dict) or str(cfg.get("kind")) not in MODEL_KINDS or "model" not in cfg:
         raise GenseqError(f"{cfg_path} does not describe a genseq model")
-    missing = [k for k in NEEDS[cfg["kind"]] if k not in cfg]
+    missing = [k for k in NEEDS.get(cfg["kind"], ()) if k not in cfg]
     if missing:
         raise GenseqError(f"{cfg_path} lacks {', '.join(missing)}")
     return cfg

@@ -97,7 +97,7 @@ def check_symbols(cfg: dict[str, Any], model_cfg: Any, where: str) -> None:
         if "alphabet" in cfg and hasattr(model_cfg, "alphabet_size"):
             n, want, what = (
                 len(json.loads(cfg["alphabet"])["symbols"]) + 1,
-                model_cfg.alphabet_size,
+                model_cfg.alphabet_size + (0 if getattr(model_cfg, "counts_padding", True) else 1),
                 "alphabet",
             )
         elif "vocab" in cfg and hasattr(model_cfg, "vocab_size"):

@@ -137,9 +137,10 @@ def _one_line_error(capsys, argv):
 
 def test_write_unsupported_characters_named(synth, tmp_path, capsys):
     err = _one_line_error(
-        capsys, ["write", "héllo §", "--model", str(synth), "-o", str(tmp_path / "x.svg")]
+        capsys,
+        ["write", "héllo §", "--strict", "--model", str(synth), "-o", str(tmp_path / "x.svg")],
     )
-    assert "'§'" in err and "'é'" in err
+    assert "'§'" in err and "'é'" in err  # --strict: no folding, every character named
 
 
 def test_user_errors(synth, cache, tmp_path, capsys):

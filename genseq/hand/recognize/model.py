@@ -16,6 +16,7 @@ decoder (trained jointly: `ctc_weight` x CTC + (1 - ctc_weight) x cross-entropy,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ DECODERS = ("ctc", "attention")
 
 @dataclass
 class RecognizerConfig:
+    counts_padding: ClassVar[bool] = False  # alphabet_size excludes code 0 (validate.py)
     alphabet_size: int  # symbols (codes 1..alphabet_size; 0 = end / blank)
     downsample: int = 4  # points stacked per encoder frame
     height: bool = True  # the pen-height feature y (off: offsets and e only)

@@ -140,7 +140,7 @@ def file_lines(path: str | Path, stats: NormStats) -> tuple[list[np.ndarray], st
     the SVG <title> or JSON "text", "" if none)."""
     from genseq.hand.styles import load_style_file, read_pen_file, user_line_to_offsets
 
-    strokes, text, own = read_pen_file(path)
+    strokes, text, own = read_pen_file(path, "pen file")
     if own is not None:  # genseq's own style file: one line of normalised offsets
         return [load_style_file(path, stats, text=text or " ").points], text
     strokes = [s for s in strokes if len(s)]
