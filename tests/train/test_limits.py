@@ -54,7 +54,7 @@ class Scripted:
 def fit(tmp_path, task, hook=None, **kw) -> tuple[Trainer, dict]:
     cfg = TrainConfig(optimizer="sgd", momentum=0.0, clip=0.0, lr=0.1, log_every=1, **kw)
     tr = Trainer(Tiny(), task, cfg, tmp_path, progress=False)
-    tr.on_step = hook
+    tr.on_step = (lambda step: hook(tr, step)) if hook else None
     return tr, tr.fit()
 
 
@@ -78,7 +78,7 @@ def test_the_best_model_is_kept_not_the_last(tmp_path):
     tr, res = fit(
         tmp_path,
         Scripted(values),
-        hook=lambda s: seen.setdefault(s, tr.model.w.clone()),
+        hook=lambda tr, s: seen.setdefault(s, tr.model.w.clone()),
         steps=5,
         eval_every=1,
     )
