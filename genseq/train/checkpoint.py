@@ -192,9 +192,37 @@ def optimizer_to_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Te
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
+def _same_kind(a: Any, b: Any) -> bool:
+    """A saved optimizer setting `a` has the type of the fresh optimizer's `b`."""
+    if isinstance(b, bool) or b is None or isinstance(b, str):
+        return type(a) is type(b)
+    if isinstance(b, (int, float)):
+        return isinstance(a, (int, float)) and not isinstance(a, bool)
+    if isinstance(b, (list, tuple)):
+        return (
+            isinstance(a, (list, tuple))
+            and len(a) == len(b)
+            and all(_same_kind(x, y) for x, y in zip(a, b, strict=True))
+        )
+    return True
+
+
 def optimizer_from_tensors(
     opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict
 ) -> None:
+    """Restore the optimizer state; a ValueError when it does not fit this optimizer."""
+    fresh = opt.state_dict()["param_groups"]
+    groups = meta["param_groups"]
+    if not isinstance(groups, list) or len(groups) != len(fresh):
+        raise ValueError("its optimizer has other parameter groups")
+    for g, f in zip(groups, fresh, strict=True):
+        if not isinstance(g, dict) or set(g) != set(f) or g["params"] != f["params"]:
+            raise ValueError("its optimizer has other parameter groups")
+        if not all(_same_kind(g[k], f[k]) for k in f if k != "params"):
+            raise ValueError("its optimizer settings have the wrong types")
+    params = [p for grp in opt.param_groups for p in grp["params"]]
+    if not all(isinstance(v, (int, float)) for v in meta["scalars"].values()):
+        raise ValueError("its optimizer counters are not numbers")
     state: dict[int, dict[str, Any]] = {}
     for key, v in tensors.items():
         if key.startswith("optim."):
@@ -203,4 +231,10 @@ def optimizer_from_tensors(
     for key, v in meta["scalars"].items():
         idx, name = key.split(".", 1)
         state.setdefault(int(idx), {})[name] = v
+    for idx, st in state.items():
+        if not 0 <= idx < len(params):
+            raise ValueError("its optimizer state names a parameter the model lacks")
+        for v in st.values():
+            if torch.is_tensor(v) and v.dim() and v.shape != params[idx].shape:
+                raise ValueError("its optimizer state has the wrong shapes")
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})

@@ -52,10 +52,9 @@ class Scripted:
 
 
 def fit(tmp_path, task, hook=None, **kw) -> tuple[Trainer, dict]:
-    """A Trainer of Tiny on `task`; hook(trainer, step) after each update."""
     cfg = TrainConfig(optimizer="sgd", momentum=0.0, clip=0.0, lr=0.1, log_every=1, **kw)
     tr = Trainer(Tiny(), task, cfg, tmp_path, progress=False)
-    tr.on_step = None if hook is None else (lambda s: hook(tr, s))
+    tr.on_step = (lambda step: hook(tr, step)) if hook else None
     return tr, tr.fit()
 
 
