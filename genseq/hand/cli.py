@@ -63,13 +63,16 @@ def add_prepare(hs: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="STEP",
-        help="opt-in extra cleaning step (not in the paper), e.g. dedupe; repeatable",
+        help="paper: §4's correction of recording errors (fill missing readings, remove long "
+        "pen-down steps; genseq.hand.clean); or an extra step (not in the paper), e.g. "
+        "dedupe; repeatable",
     )
     p.set_defaults(func=cmd_prepare)
     return p
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
+    from genseq.hand.clean import PaperClean
     from genseq.hand.data import build_cache, cache_summary
     from genseq.hand.iamondb import read_iamondb
     from genseq.hand.strokes import CleanConfig
@@ -87,7 +90,9 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         for k, v in (("min_points", args.min_points), ("max_jump", args.max_jump))
         if v is not None
     }
-    cfg = CleanConfig(extra=tuple(args.clean), **overrides)
+    paper = PaperClean() if "paper" in args.clean else None
+    extra = tuple(s for s in args.clean if s != "paper")
+    cfg = CleanConfig(extra=extra, paper=paper, **overrides)
 
     t0 = time.perf_counter()
     db = read_iamondb(iam, workers=args.workers, progress=not args.quiet)

@@ -241,6 +241,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         "crop_len": crop,
         "chunk_len": chunk,
         "data": str(a.data),
+        "preprocessing": train.cache.preprocessing,
     }
     htask = HandTask(batches, vbatches, chunk_len=chunk, eval_batches=a.eval_batches)
     say(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ import torch
 
 from genseq.errors import GenseqError
 from genseq.hand.alphabet import Alphabet, get_alphabet
+from genseq.hand.clean import CleanCounts
 from genseq.hand.iamondb import PAPER_SETS, SPLITS, IamOnDB
 from genseq.hand.strokes import CleanConfig, NormStats, clean_line
 
@@ -61,6 +62,11 @@ class HandCache:
 
     def lengths(self) -> np.ndarray:
         return np.diff(self.index)
+
+    @property
+    def preprocessing(self) -> dict:
+        """What a model trained on this cache records: "raw" or "paper" (§4) + the settings."""
+        return {"name": self.meta.get("preprocessing", "raw"), **self.meta.get("clean", {})}
 
     def select(self, split: str | tuple[str, ...]) -> np.ndarray:
         """Line positions of a set: "train"/"valid" (paper §4), "all", or official list name(s)."""
@@ -155,11 +161,12 @@ def build_cache(db: IamOnDB, cfg: CleanConfig | None = None, train: str = "train
     cfg = cfg or CleanConfig()
     kept: list[tuple[str, str, str, np.ndarray]] = []
     dropped: dict[str, list[str]] = {}
+    counts = CleanCounts()
     for ln in db.lines:
         if ln.split is None:
             dropped.setdefault(NOT_IN_SPLIT, []).append(ln.id)
             continue
-        off, reason = clean_line(ln.xy, ln.eos, ln.text, cfg)
+        off, reason = clean_line(ln.xy, ln.eos, ln.text, cfg, ln.time, counts)
         if reason is not None:
             dropped.setdefault(reason, []).append(ln.id)
             continue
@@ -176,6 +183,8 @@ def build_cache(db: IamOnDB, cfg: CleanConfig | None = None, train: str = "train
     meta = {
         "version": CACHE_VERSION,
         "clean": cfg.to_dict(),
+        "preprocessing": cfg.preprocessing,
+        "clean_counts": asdict(counts),  # over the lines of the split lists, kept or not
         "train": list(train_names),
         "dropped": dropped,
         "problems": db.problems,
@@ -243,7 +252,24 @@ def cache_summary(cache: HandCache) -> str:
     clean = cache.meta.get("clean", {})
     if clean.get("extra"):
         out.append(f"extra cleaning (not in the paper): {', '.join(clean['extra'])}")
+    out.append(_preprocessing_summary(cache))
     return "\n".join(out)
+
+
+def _preprocessing_summary(cache: HandCache) -> str:
+    """Which preprocessing (§4), what it did, and the points per validation line."""
+    valid = cache.select("valid")
+    per_line = f"{cache.lengths()[valid].mean():.1f}" if len(valid) else "-"
+    text = f"preprocessing: {cache.meta.get('preprocessing', 'raw')}"
+    paper = cache.meta.get("clean", {}).get("paper")
+    if paper:
+        n = cache.meta.get("clean_counts", {})
+        text += (
+            f" (pen-down gaps of {paper['gap_factor']} periods to {paper['max_gap']} s filled: "
+            f"{n.get('interpolated', 0)} points interpolated in {n.get('gaps', 0)} gaps; "
+            f"{n.get('removed', 0)} pen-down steps > {paper['max_step']} units removed)"
+        )
+    return text + f"; points per testset_v line: mean {per_line}"
 
 
 # --- dataset ----------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from genseq.hand.clean import CleanCounts, PaperClean, paper_clean
+
 # --- lines -> offsets -----------------------------------------------------------------------
 
 
@@ -143,6 +145,7 @@ class CleanConfig:
     require_text: bool = False  # drop lines without a transcription (1 in the paper's sets;
     # kept by default so prediction (§4) sees all 10,741 training lines; HandDataset skips them)
     extra: tuple[str, ...] = field(default_factory=tuple)  # names from EXTRA_CLEANING, in order
+    paper: PaperClean | None = None  # §4's correction of recording errors (genseq.hand.clean)
 
     def __post_init__(self) -> None:
         unknown = [e for e in self.extra if e not in EXTRA_CLEANING]
@@ -158,6 +161,11 @@ class CleanConfig:
         d["extra"] = list(self.extra)
         return d
 
+    @property
+    def preprocessing(self) -> str:
+        """`paper` (§4's corrections) or `raw` (lines as recorded), + any extra steps."""
+        return "+".join(("paper" if self.paper else "raw", *self.extra))
+
 
 # drop reasons
 TOO_FEW_POINTS = "too few points"
@@ -168,11 +176,23 @@ NO_TEXT = "no transcription"
 
 
 def clean_line(
-    xy: np.ndarray, eos: np.ndarray, text: str | None, cfg: CleanConfig
+    xy: np.ndarray,
+    eos: np.ndarray,
+    text: str | None,
+    cfg: CleanConfig,
+    time: np.ndarray | None = None,
+    counts: CleanCounts | None = None,
 ) -> tuple[np.ndarray | None, str | None]:
-    """Board points -> (raw offsets (T, 3), None), or (None, reason) if the line is dropped."""
+    """Board points -> (raw offsets (T, 3), None), or (None, reason) if the line is dropped.
+    cfg.paper needs the points' `time`; what it did is added to `counts`."""
     if cfg.require_text and not text:
         return None, NO_TEXT
+    if cfg.paper is not None:
+        if time is None:
+            raise ValueError("the paper's cleaning needs the points' timestamps")
+        xy, eos, done = paper_clean(xy, eos, time, cfg.paper)
+        if counts is not None:
+            counts.add(done)
     for name in cfg.extra:
         xy, eos = EXTRA_CLEANING[name](xy, eos)
     if len(xy) < cfg.min_points:
