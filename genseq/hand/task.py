@@ -51,6 +51,7 @@ from torch import Tensor, nn
 
 from genseq.errors import GenseqError
 from genseq.hand.model import inputs_targets
+from genseq.nn.clip import per_sequence_clips
 from genseq.nn.mdn import mdn_mean, mdn_nll, split_params
 from genseq.train.distributed import shard_slice
 from genseq.train.trainer import Carry
@@ -183,7 +184,8 @@ class HandTask:
             batch = {**batch, "text": batch["text"][rows]}
             if batch.get("text_mask") is not None:
                 batch["text_mask"] = batch["text_mask"][rows]
-        y_hat, state = run_model(model, inputs, batch, state)
+        with per_sequence_clips(self.world / lines):  # ∂loss/∂L(x) below: Graves' clips per line
+            y_hat, state = run_model(model, inputs, batch, state)
         total = mdn_nll(split_params(y_hat, model.n_mixtures), targets, mask).sum()  # Σ eq 26
         points = int(mask.sum())
         # what is optimised: mean over the batch of L(x) (x world: DDP averages the ranks)

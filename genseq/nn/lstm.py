@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genseq.nn.clip import clip_threshold
 from genseq.nn.scan import linear, lstm_scan
 
 State = tuple[Tensor, Tensor]  # (h, c), each (num_layers, B, H), like nn.LSTM
@@ -59,7 +60,7 @@ class _ClipGrad(torch.autograd.Function):
 
 def clip_grad(x: Tensor, v: float) -> Tensor:
     """x in forward; its gradient clamped to [-v, v] in backward (v <= 0: no-op)."""
-    return _ClipGrad.apply(x, v) if v > 0 else x
+    return _ClipGrad.apply(x, clip_threshold(v)) if v > 0 else x  # genseq.nn.clip
 
 
 def cell_update(gates: Tensor, c: Tensor, peep: Tensor | None = None) -> State:

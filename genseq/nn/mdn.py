@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from genseq.nn.clip import clip_threshold
 from genseq.nn.scan import linear
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -152,7 +153,7 @@ class _ClipGrad(torch.autograd.Function):
 def clip_grad(x: torch.Tensor, value: float = 100.0) -> torch.Tensor:
     """Identity forward; backward clamps dL/dx to [-value, value] (§4.2: output derivatives
     clipped to [-100, 100]). Apply to ŷ before split_params."""
-    return _ClipGrad.apply(x, value)
+    return _ClipGrad.apply(x, clip_threshold(value))  # per sequence: genseq.nn.clip
 
 
 @torch.no_grad()

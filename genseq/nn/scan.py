@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from genseq.nn.clip import clip_threshold
+
 _sig_bw = torch.ops.aten.sigmoid_backward.grad_input  # (grad, sigmoid(x)) -> grad * s (1 - s)
 _tanh_bw = torch.ops.aten.tanh_backward.grad_input  # (grad, tanh(x)) -> grad * (1 - t²)
 _tanh_bw_fn = torch.ops.aten.tanh_backward.default
@@ -251,6 +253,7 @@ def lstm_scan(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """gx (T,B,4H) = W_ih x_t + b_ih for every t, h0, c0 (B,H) -> h_1..h_T (T,B,H), h_T, c_T.
     clip > 0: dL/d pre-activations clamped to [-clip, clip] (not the peephole terms)."""
+    clip = clip_threshold(clip)  # per sequence: genseq.nn.clip
     return _LSTMScan.apply(gx, h0, c0, w_hh, b_hh, peep, float(clip))
 
 
@@ -385,6 +388,7 @@ def synth_scan(
     [x, w] (eq 52), w_hh, b_ih, b_hh, peep as in `LSTMLayer`; w_p, b_p the window's
     projection (3K,H), (3K,); chars (B,U,A) masked one-hot; u (U+1,); state h0, c0 (B,H),
     kappa0 (B,K), w0 (B,A) -> h_1..h_T (T,B,H), w_1..w_T (T,B,A), φ (T,B,U+1), c_T, κ_T."""
+    clip = clip_threshold(clip)  # per sequence: genseq.nn.clip
     return _SynthScan.apply(
         x, w_ih, w_hh, b_ih, b_hh, peep, w_p, b_p, chars, u, h0, c0, kappa0, w0, float(clip)
     )

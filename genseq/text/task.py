@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from genseq.errors import GenseqError
+from genseq.nn.clip import per_sequence_clips
 from genseq.text.corpus import Corpus, StreamBatches
 from genseq.text.evaluate import display, evaluate
 from genseq.text.model import TextModel, nll
@@ -49,7 +50,8 @@ class TextTask:
             rows = shard_slice(x.shape[0], self.rank, self.world)
             x, y = x[rows], y[rows]
         state = (carry["h"], carry["c"]) if carry else None
-        logits, (h, c) = model(x, state)
+        with per_sequence_clips(self.world / n_all):  # ∂loss/∂L(stream j): clips per sequence
+            logits, (h, c) = model(x, state)
         loss = nll(logits, y)
         if self.world > 1:  # gradient: world x this shard's share of the global mean (DDP
             # averages over ranks); value: this shard's mean (the trainer sums over ranks)
