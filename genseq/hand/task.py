@@ -53,7 +53,7 @@ from genseq.errors import GenseqError
 from genseq.hand.model import inputs_targets
 from genseq.nn.clip import per_sequence_clips
 from genseq.nn.mdn import mdn_mean, mdn_nll, split_params
-from genseq.train.distributed import shard_slice
+from genseq.train.noisy import group_rows
 from genseq.train.trainer import Carry
 
 Batch = dict[str, Any]
@@ -133,6 +133,7 @@ class HandTask:
         self._window = [0.0, 0.0]  # points, sequences served since the last display
         self._shown = False
         self.rank, self.world = 0, 1
+        self.group = (0, 1)  # noise group (g, G) being served (genseq.train.noisy)
 
     def shard(self, rank: int, world: int) -> None:
         """Data parallel: this process trains on its lines of every batch (rows `rank` of
@@ -142,6 +143,10 @@ class HandTask:
 
     def num_batches(self) -> int:
         return len(self.train) * self.chunks if self.chunks else len(self.epoch_steps(0))
+
+    def complexity_weight(self) -> float:
+        """Share of adaptive noise's L^C per update: 1 / (lines x updates per line an epoch)."""
+        return 1.0 / (getattr(self.train, "batch_size", 1) * self.num_batches())
 
     def epoch_steps(self, epoch: int) -> list[tuple[int, int]]:
         """(batch j, chunk k) of every step of `epoch` when chunk counts vary per batch."""
@@ -178,8 +183,10 @@ class HandTask:
             state = carry_to_state(model, carry) if k > 0 else None  # a new batch starts at 0
         lines = max(int(batch["mask"].any(1).sum()), 1)  # of the whole (global) batch
         points_all = int(mask.sum())
-        if self.world > 1:  # this rank's lines
-            rows = shard_slice(inputs.shape[0], self.rank, self.world)
+        if self.world > 1 or self.group[1] > 1:  # this rank's lines, of them this noise group's
+            rows = group_rows(inputs.shape[0], self.rank, self.world, self.group)
+            if rows.start == rows.stop:
+                return torch.zeros((), requires_grad=True), 0.0, None
             inputs, targets, mask = inputs[rows], targets[rows], mask[rows]
             batch = {**batch, "text": batch["text"][rows]}
             if batch.get("text_mask") is not None:
@@ -194,8 +201,9 @@ class HandTask:
         loss = per_seq + (per_point - per_seq).detach()
         if self._shown:  # the trainer displayed the last window: start a new one
             self._window, self._shown = [0.0, 0.0], False
-        self._window[0] += points_all
-        self._window[1] += lines if k == 0 else 0
+        if self.group[0] == 0:  # once per update
+            self._window[0] += points_all
+            self._window[1] += lines if k == 0 else 0
         new_carry = state_to_carry(model, state) if self.chunk_len > 0 else None
         return loss, float(points), new_carry
 

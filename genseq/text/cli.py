@@ -35,6 +35,21 @@ def add_train_flags(p: argparse.ArgumentParser, lr: float = 1e-3) -> None:
     )
     g.add_argument("--dropout", type=float, default=0.0)
     g.add_argument("--weight-noise", type=float, default=0.0, help="std of weight noise (§3)")
+    g.add_argument(
+        "--noise-groups",
+        type=int,
+        default=1,
+        help="draw weight noise for each of N groups of a batch's sequences (N = --batch-size: "
+        "per sequence, as the paper; 1: one draw per batch, cheapest)",
+    )
+    g.add_argument(
+        "--adaptive-noise",
+        type=float,
+        default=0.0,
+        metavar="SIGMA0",
+        help="adaptive weight noise (Graves 2011, the paper's best rows) with every σ "
+        "starting at SIGMA0 (paper: 0.075); 0 = off",
+    )
     g.add_argument("--batch-size", type=int, default=32)
     g.add_argument("--steps", type=int, default=0, help="stop after N updates")
     g.add_argument("--epochs", type=float, default=0.0, help="stop after N epochs")
@@ -69,6 +84,8 @@ def train_config(a: argparse.Namespace) -> TrainConfig:
         momentum=a.momentum,
         clip=a.clip,
         weight_noise=a.weight_noise,
+        noise_groups=a.noise_groups,
+        adaptive_noise=a.adaptive_noise,
         steps=a.steps,
         epochs=a.epochs,
         minutes=a.minutes,

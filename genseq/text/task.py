@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from genseq.errors import GenseqError
@@ -9,7 +10,7 @@ from genseq.nn.clip import per_sequence_clips
 from genseq.text.corpus import Corpus, StreamBatches
 from genseq.text.evaluate import display, evaluate
 from genseq.text.model import TextModel, nll
-from genseq.train.distributed import shard_slice
+from genseq.train.noisy import group_rows
 from genseq.train.trainer import Carry
 
 
@@ -30,6 +31,7 @@ class TextTask:
         self.seq_len, self.eval_batch_size = seq_len, eval_batch_size
         self.valid = corpus.valid[:eval_symbols] if eval_symbols > 0 else corpus.valid
         self.rank, self.world = 0, 1
+        self.group = (0, 1)  # noise group (g, G) being served (genseq.train.noisy)
 
     def shard(self, rank: int, world: int) -> None:
         """Data parallel: this process trains on its streams of every batch (rows `rank` of
@@ -41,19 +43,26 @@ class TextTask:
     def num_batches(self) -> int:
         return len(self.batches)
 
+    def complexity_weight(self) -> float:
+        """Share of adaptive noise's L^C per update: 1 / symbols per epoch."""
+        return 1.0 / (self.batches.batch_size * self.seq_len * self.num_batches())
+
     def loss(
         self, model: TextModel, epoch: int, i: int, carry: Carry
     ) -> tuple[Tensor, float, Carry]:
         x, y = self.batches.batch(i)  # the same streams every epoch, in order
         n_all = y.numel()
-        if self.world > 1:
-            rows = shard_slice(x.shape[0], self.rank, self.world)
+        grouped = self.world > 1 or self.group[1] > 1  # a rank's rows / a noise group's
+        if grouped:
+            rows = group_rows(x.shape[0], self.rank, self.world, self.group)
+            if rows.start == rows.stop:
+                return torch.zeros((), requires_grad=True), 0.0, None
             x, y = x[rows], y[rows]
         state = (carry["h"], carry["c"]) if carry else None
         with per_sequence_clips(self.world / n_all):  # ∂loss/∂L(stream j): clips per sequence
             logits, (h, c) = model(x, state)
         loss = nll(logits, y)
-        if self.world > 1:  # gradient: world x this shard's share of the global mean (DDP
+        if grouped:  # gradient: world x this shard's share of the global mean (DDP
             # averages over ranks); value: this shard's mean (the trainer sums over ranks)
             scaled = loss.sum() * (self.world / n_all)
             return scaled + (loss.mean() - scaled).detach(), float(y.numel()), {"h": h, "c": c}

@@ -36,9 +36,10 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from genseq.errors import GenseqError
-from genseq.nn.noise import weight_noise
+from genseq.nn.noise import AdaptiveWeightNoise
 from genseq.train import checkpoint as ckpt
 from genseq.train import distributed as ddp
+from genseq.train.noisy import noisy_backward
 from genseq.train.optim import make_optimizer
 
 Carry = dict[str, Tensor] | None
@@ -72,7 +73,9 @@ class TrainConfig:
     lr: float = 1e-3
     momentum: float = 0.9
     clip: float = 1.0  # global gradient-norm clip (0 = off)
-    weight_noise: float = 0.0  # std of Gaussian weight noise (§3), resampled every batch
+    weight_noise: float = 0.0  # std of Gaussian weight noise (§3)
+    noise_groups: int = 1  # weight noise drawn for each of G groups of a batch's sequences
+    adaptive_noise: float = 0.0  # > 0: adaptive weight noise (Graves 2011), initial σ
     steps: int = 0  # stop after this many updates (0 = no limit)
     epochs: float = 0.0  # ... or epochs
     minutes: float = 0.0  # ... or wall-clock minutes of this invocation
@@ -113,6 +116,18 @@ def stop_on_sigterm() -> Iterator[list[bool]]:
         signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
 
 
+def _adaptive_noise(model: nn.Module, cfg: TrainConfig, world: int) -> AdaptiveWeightNoise | None:
+    if cfg.noise_groups < 1:
+        raise GenseqError(f"--noise-groups must be >= 1, got {cfg.noise_groups}")
+    if world > 1 and (cfg.noise_groups > 1 or cfg.adaptive_noise > 0):
+        raise GenseqError("--noise-groups > 1 and --adaptive-noise do not run with --distributed")
+    if cfg.adaptive_noise <= 0:
+        return None
+    if cfg.weight_noise > 0:
+        raise GenseqError("give --weight-noise or --adaptive-noise, not both")
+    return AdaptiveWeightNoise(model, cfg.adaptive_noise)
+
+
 class Trainer:
     def __init__(
         self,
@@ -141,7 +156,8 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         if self.world > 1:  # after seeding: DDP broadcasts rank 0's weights (equal anyway)
             self.net = ddp.wrap(model)
-        self.opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum)
+        self.awn = _adaptive_noise(model, cfg, self.world)
+        self.opt = make_optimizer(cfg.optimizer, self._params(), cfg.lr, cfg.momentum)
         self.step = 0
         self.carry: Carry = None
         self.best = math.inf
@@ -150,6 +166,10 @@ class Trainer:
         self.run_loss = self.run_units = 0.0  # train loss accumulated since the last log line
         self.pending_eval = False  # an evaluation was due at `step` but did not finish
         self.on_step = None  # test hook: called with the step number after each update
+
+    def _params(self) -> list[nn.Parameter]:
+        """What the optimizer updates: the model, and adaptive noise's ln σ."""
+        return list(self.model.parameters()) + list(self.awn.parameters() if self.awn else [])
 
     # ---- checkpoints --------------------------------------------------------------------------
     @property
@@ -171,6 +191,8 @@ class Trainer:
         if not self.main:
             return
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        if self.awn is not None:  # the posterior's ln σ (μ is the model)
+            tensors.update({f"noise.{k}": v for k, v in self.awn.state_dict().items()})
         opt_t, opt_meta = ckpt.optimizer_to_tensors(self.opt)
         tensors.update(opt_t)
         tensors["rng.torch"] = rngs[0]
@@ -204,8 +226,13 @@ class Trainer:
             if f.name not in STOP_FIELDS:
                 setattr(self.cfg, f.name, getattr(old, f.name))
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        self.awn = _adaptive_noise(self.model, self.cfg, self.world)
+        if self.awn is not None:
+            self.awn.load_state_dict(
+                {k[6:]: v for k, v in tensors.items() if k.startswith("noise.")}
+            )
         self.opt = make_optimizer(
-            self.cfg.optimizer, self.model.parameters(), self.cfg.lr, self.cfg.momentum
+            self.cfg.optimizer, self._params(), self.cfg.lr, self.cfg.momentum
         )
         ckpt.optimizer_from_tensors(self.opt, tensors, meta["optimizer"])
         if lr is not None:
@@ -290,11 +317,19 @@ class Trainer:
 
     def _train_step(self, epoch: int, i: int) -> tuple[float, float]:
         self.model.train()
-        with weight_noise(self.model, self.cfg.weight_noise):
-            loss, units, carry = self.task.loss(self.net, epoch, i, self.carry)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()  # under DDP: gradients averaged over the ranks here
-        value, units = loss.item(), float(units)
+        self.opt.zero_grad(set_to_none=True)
+        value, units, carry = noisy_backward(  # under DDP: gradients averaged over the ranks
+            self.task,
+            self.net,
+            self.model,
+            (epoch, i),
+            self.carry,
+            self.cfg.weight_noise,
+            self.cfg.noise_groups,
+            self.awn,
+        )
+        if self.awn is not None:  # the description length's complexity term
+            self.awn.add_grads(self.model, self.task.complexity_weight())
         if self.world > 1:  # the global batch's mean: Σ value·units / Σ units over ranks
             total, units = ddp.all_sum([value * units, units])
             value = total / units if units > 0 else 0.0
@@ -382,6 +417,7 @@ class Trainer:
                             f"{self.task.unit}s_per_s": win_units / dt,
                             "lr": self._lr(),
                             "time": time.time() - t0,
+                            **(self.awn.summary() if self.awn is not None else {}),
                         }
                         self._log(rec)
                         shown = {k: f"{v:.3f}" for k, v in self.task.display(mean).items()}
