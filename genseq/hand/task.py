@@ -207,6 +207,14 @@ class HandTask:
         new_carry = state_to_carry(model, state) if self.chunk_len > 0 else None
         return loss, float(points), new_carry
 
+    def log_state(self) -> list[float]:
+        """The log window's counters, checkpointed so a resumed run logs the same nats."""
+        return [*self._window, float(self._shown)]
+
+    def load_log_state(self, state: list) -> None:
+        points, seqs, shown = (float(x) for x in state)
+        self._window, self._shown = [points, seqs], bool(shown)
+
     def display(self, nats_per_unit: float) -> dict[str, float]:
         """Mean nats per point of a log window -> {"nats": nats per sequence} (same window)."""
         self._shown = True

@@ -207,6 +207,8 @@ class Trainer:
             "best": self.best,
             "bad_evals": self.bad_evals,
             "run": [self.run_loss, self.run_units],
+            # the task's own log-window counters (HandTask: points, lines), when it has any
+            "task_log": getattr(self.task, "log_state", lambda: None)(),
             "pending_eval": self.pending_eval,
             "optimizer": opt_meta,
             "train": asdict(self.cfg),
@@ -259,6 +261,8 @@ class Trainer:
         self.carry = carry if meta["has_carry"] else None
         self.step, self.best, self.bad_evals = meta["step"], float(meta["best"]), meta["bad_evals"]
         self.run_loss, self.run_units = map(float, meta["run"])
+        if meta.get("task_log") is not None and hasattr(self.task, "load_log_state"):
+            self.task.load_log_state(meta["task_log"])
         check_train_config(self.cfg)
         if not all(isinstance(n, int) and n >= 0 for n in (self.step, self.bad_evals)):
             raise ValueError("its step counters are not integers >= 0")

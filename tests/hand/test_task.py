@@ -15,6 +15,7 @@ from genseq.hand.model import (
     SynthesisNet,
     inputs_targets,
 )
+from genseq.hand.strokes import NormStats
 from genseq.hand.task import HandTask
 from genseq.nn.mdn import mdn_mean, mdn_nll, split_params
 from genseq.train.checkpoint import load_model
@@ -264,7 +265,11 @@ def test_trainer_end_to_end(tmp_path):
     model = make("synth")
     task = HandTask(FakeBatches(n=4), FakeBatches(n=1, seed=9), chunk_len=5, chunks_per_batch=2)
     cfg = TrainConfig(steps=6, eval_every=3, log_every=2, checkpoint_every=1e9, lr=1e-2)
-    Trainer(model, task, cfg, tmp_path, progress=False).fit()
+    extra = {  # what a synthesis model's config.json must hold beside it
+        "norm": NormStats((0.0, 0.0), (1.0, 1.0), 1).to_json(),
+        "alphabet": json.dumps({"name": "test", "symbols": list("abcde"), "aliases": {}}),
+    }
+    Trainer(model, task, cfg, tmp_path, extra, progress=False).fit()
     recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in recs if "train_loss" in r]
     valid = [r for r in recs if "valid_nats" in r]
