@@ -22,8 +22,7 @@ come with the thread count. Cases (B = 32, T = 100 unless said):
   `forward_stepped` (every layer stepped). Goal >= 3x.
 - `sample 1 line` / `sample 8 lines`: `synthesize` of 40 characters at 25 points a character
   (the window is slowed so every run makes exactly 1000 points), vs the plain `step` loop.
-  Goals <= 0.25 s and <= 0.6 s (on 2 cores; `synthesize` samples on one thread, with bf16
-  GEMMs where `--precision auto` picks bf16).
+  Goals <= 0.25 s and <= 0.6 s (on 2 cores; `synthesize` samples on one thread, fp32).
 - `bf16`: bf16 vs fp32 training and sampling, the bf16 GEMM peak (`genseq.bench_bf16`).
 - `text sample`: chars/s of `genseq.text.sample` (1 x 1000) vs `nn.LSTM` called once a step.
 - `iam cache load`: seconds to load the cache and build the train/valid sets (`--cache PATH`,
