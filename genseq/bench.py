@@ -22,7 +22,8 @@ come with the thread count. Cases (B = 32, T = 100 unless said):
   `forward_stepped` (every layer stepped). Goal >= 3x.
 - `sample 1 line` / `sample 8 lines`: `synthesize` of 40 characters at 25 points a character
   (the window is slowed so every run makes exactly 1000 points), vs the plain `step` loop.
-  Goals <= 0.5 s and <= 1.5 s (on 2 cores).
+  Goals <= 0.25 s and <= 0.6 s (on 2 cores; `synthesize` samples on one thread, fp32).
+- `bf16`: bf16 vs fp32 training and sampling, the bf16 GEMM peak (`genseq.bench_bf16`).
 - `text sample`: chars/s of `genseq.text.sample` (1 x 1000) vs `nn.LSTM` called once a step.
 - `iam cache load`: seconds to load the cache and build the train/valid sets (`--cache PATH`,
   or `--build-cache` from $GENSEQ_DATA/iamondb); skipped with a note otherwise.
@@ -388,7 +389,7 @@ def bench_sampling(s: Sizes) -> list[dict]:
         net.window.proj.bias[2 * K :].fill_(-12.0)
     steps = s.sample_chars * s.points_per_char
     out = []
-    for lines, goal in ((1, 0.5), (s.sample_lines, 1.5)):
+    for lines, goal in ((1, 0.25), (s.sample_lines, 0.6)):  # issue 12's goals
         text = torch.randint(1, s.alphabet, (lines, s.sample_chars))
         gen = torch.Generator().manual_seed(0)
         t_ours, t_base = compare(
@@ -467,7 +468,7 @@ def bench_cache(cache: str | None, build: bool, s: Sizes) -> tuple[list[dict], l
 
 # ---- the run -----------------------------------------------------------------------------------
 
-CASES = ("lstm", "lstm-peep", "synth", "sample", "text-sample", "cache")
+CASES = ("lstm", "lstm-peep", "synth", "sample", "text-sample", "cache", "bf16")
 
 
 def run(
@@ -498,6 +499,12 @@ def run(
         results += bench_text_sampling(s)
     if "cache" in want:
         r, n = bench_cache(cache, build_cache, s)
+        results += r
+        notes += n
+    if "bf16" in want:  # genseq.bench_bf16: bf16 vs fp32 rows, the flags that decided auto
+        from genseq import bench_bf16
+
+        r, n = bench_bf16.run(s)
         results += r
         notes += n
     return {

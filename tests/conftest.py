@@ -12,6 +12,9 @@ import torch
 from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
+# `--precision auto` = fp32 in tests whatever the CPU (genseq.nn.precision): results must not
+# depend on the machine; the bf16 tests ask for bf16 (or force the detection) explicitly.
+os.environ.setdefault("GENSEQ_CPU_BF16", "0")
 
 
 def shared_data() -> Path | None:

@@ -59,3 +59,14 @@ def test_bench_profile(capsys):
     res = _bench(capsys, "--only", "synth", "--profile")
     first = res["results"][0]
     assert "Self CPU" in first["profile"] and "_SynthScan" in first["profile"]
+
+
+def test_bench_bf16_rows(capsys):
+    res = _bench(capsys, "--only", "bf16")
+    names = [r["name"] for r in res["results"]]
+    for case in ("bf16 GEMM peak", "synth", "text lstm 1x8", "share of the bf16 GEMM peak",
+                 "sample 1 line"):  # fmt: skip
+        assert any(case in n for n in names), (case, names)
+    goals = [r for r in res["results"] if r["goal"] is not None]
+    assert len(goals) == 2 and all(r["goal"] == 2.0 and r["met"] is not None for r in goals)
+    assert any("--precision auto =" in n and "CPU bf16 flags" in n for n in res["notes"])

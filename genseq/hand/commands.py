@@ -11,7 +11,7 @@ from genseq.errors import GenseqError
 
 
 def add_model_commands(hs: argparse._SubParsersAction) -> None:
-    from genseq.text.cli import add_train_flags
+    from genseq.text.cli import add_precision_flag, add_train_flags
 
     p = hs.add_parser(
         "train",
@@ -62,6 +62,7 @@ def add_model_commands(hs: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="valid", help="valid (testset_v), train, or a split name")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_precision_flag(p)
     p.set_defaults(func=cmd_eval)
 
     p = hs.add_parser(
@@ -268,6 +269,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from genseq.hand.data import HandBatches, HandCache, HandDataset
     from genseq.hand.sample import load_hand_model
     from genseq.hand.task import evaluate
+    from genseq.nn.precision import autocast
 
     m = load_hand_model(a.model)
     if not Path(a.data).is_file():
@@ -279,7 +281,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
         require_text=m.kind == "synth",
     )
     ds.stats = m.stats  # the model's own normalisation (computed on its training set)
-    res = evaluate(m.net, HandBatches(ds, a.batch_size, shuffle=False))
+    with autocast(a.precision):
+        res = evaluate(m.net, HandBatches(ds, a.batch_size, shuffle=False))
     d = {"model": str(a.model), "split": a.split, **res}
     if a.json:
         print(json.dumps(d))

@@ -69,9 +69,9 @@ def scored_mask(batch: Batch) -> Tensor:
     mask = batch["mask"].clone()
     starts = batch.get("starts")
     first = (
-        torch.ones(mask.shape[0], dtype=torch.bool)
+        torch.ones(mask.shape[0], dtype=torch.bool, device=mask.device)
         if starts is None
-        else torch.tensor([s == 0 for s in starts], dtype=torch.bool)
+        else torch.tensor([s == 0 for s in starts], dtype=torch.bool, device=mask.device)
     )
     mask[:, 0] &= ~first
     return mask

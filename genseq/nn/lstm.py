@@ -15,10 +15,14 @@ Two paths with the same parameters and the same results:
   forward, hand-written backward with one weight-gradient GEMM over all steps);
   `LSTMLayer.forward_reference` is the plain autograd loop it is tested against.
 - `step(x_t, state)`: one time step with explicit state, for sampling.
+
+Under bf16 autocast (`genseq.nn.precision`) a fused layer on CPU takes the scan path (its
+GEMMs in bf16); on CUDA it stays on cuDNN in fp32.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -27,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genseq.nn.clip import clip_threshold
+from genseq.nn.precision import gemm_dtype, no_autocast
 from genseq.nn.scan import linear, lstm_scan
 
 State = tuple[Tensor, Tensor]  # (h, c), each (num_layers, B, H), like nn.LSTM
@@ -109,9 +114,26 @@ class LSTMLayer(nn.Module):
     ) -> tuple[Tensor, State]:
         """x (B,T,I) -> outputs (B,T,H), final (h, c); time-major (T,B,·) if not batch_first
         (what both kernels run on: no transposed copies in or out)."""
-        if self.peep is None and grad_clip <= 0:
+        low = gemm_dtype(h)
+        if self.peep is None and grad_clip <= 0 and not (low and x.device.type == "cpu"):
+            return self._fused(x, h, c, batch_first, low is not None)
+        xt = x.transpose(0, 1) if batch_first else x
+        if xt.shape[0] == 0:
+            return x.new_zeros(*x.shape[:-1], self.hidden_size), (h, c)
+        # input projection hoisted (one GEMM, time-major), recurrence in the BPTT kernel
+        gx = linear(xt, self.weight_ih, self.bias_ih)
+        out, h, c = lstm_scan(gx, h, c, self.weight_hh, self.bias_hh, self.peep, grad_clip)
+        return (out.transpose(0, 1) if batch_first else out), (h, c)
+
+    def _fused(
+        self, x: Tensor, h: Tensor, c: Tensor, batch_first: bool, autocast_on: bool
+    ) -> tuple[Tensor, State]:
+        """torch.lstm (oneDNN / cuDNN). Under autocast: fp32 with autocast off (autocast's
+        cuDNN RNN wrapper is written for fp16; oneDNN's bf16 RNN ran 0.45x fp32's speed on an
+        AMD Zen 4 without AMX)."""
+        with no_autocast(x) if autocast_on else contextlib.nullcontext():
             out, h, c = torch.lstm(  # fused kernel, same math as `cell` without peepholes
-                x,
+                x.float() if autocast_on else x,
                 (h.unsqueeze(0), c.unsqueeze(0)),
                 [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh],
                 True,  # has_biases
@@ -121,14 +143,7 @@ class LSTMLayer(nn.Module):
                 False,  # bidirectional
                 batch_first,
             )
-            return out, (h[0], c[0])
-        xt = x.transpose(0, 1) if batch_first else x
-        if xt.shape[0] == 0:
-            return x.new_zeros(*x.shape[:-1], self.hidden_size), (h, c)
-        # input projection hoisted (one GEMM, time-major), recurrence in the BPTT kernel
-        gx = linear(xt, self.weight_ih, self.bias_ih)
-        out, h, c = lstm_scan(gx, h, c, self.weight_hh, self.bias_hh, self.peep, grad_clip)
-        return (out.transpose(0, 1) if batch_first else out), (h, c)
+        return out, (h[0], c[0])
 
     def forward_reference(
         self, x: Tensor, h: Tensor, c: Tensor, grad_clip: float = 0.0

@@ -83,6 +83,8 @@ def split_params(y_hat: torch.Tensor, n_mixtures: int, bias: float = 0.0) -> MDN
     M = n_mixtures
     if y_hat.shape[-1] != 1 + 6 * M:
         raise ValueError(f"expected last dim {1 + 6 * M} for M={M}, got {y_hat.shape[-1]}")
+    if y_hat.dtype in (torch.bfloat16, torch.float16):  # the likelihood in fp32 at least
+        y_hat = y_hat.float()
     lead = y_hat.shape[:-1]
     eos_hat, pi_hat, mu_hat, sigma_hat, rho_hat = torch.split(y_hat, [1, M, 2 * M, 2 * M, M], -1)
     return MDNParams(

@@ -15,6 +15,12 @@ weight packed once per sequence (`Linear`), the large ones through `mm` / `linea
 The results equal the step-by-step reference paths (`LSTMLayer.forward_reference`,
 `SynthesisNet.forward_stepped`) to rounding; tests check values and gradients (gradcheck).
 
+bf16 (`genseq.nn.precision`): called under bf16 autocast, both kernels run their GEMMs in bf16
+(weights cast once per sequence, per-step operands kept in bf16 shadow buffers written as each
+step finishes, so the weight gradients are one bf16 GEMM over all steps) and everything else
+in fp32: gate pre-activations = fp32 input part + bf16 GEMM result, cell state, window, κ.
+Inside, autocast is off; outputs are fp32.
+
 Layout: time-major (T, B, ·) inside; gate order i, f, g, o as in `nn.LSTM`. Not twice
 differentiable (backward is not itself recorded).
 """
@@ -27,6 +33,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from genseq.nn.clip import clip_threshold
+from genseq.nn.precision import gemm_dtype, no_autocast
 
 _sig_bw = torch.ops.aten.sigmoid_backward.grad_input  # (grad, sigmoid(x)) -> grad * s (1 - s)
 _tanh_bw = torch.ops.aten.tanh_backward.grad_input  # (grad, tanh(x)) -> grad * (1 - t²)
@@ -53,22 +60,25 @@ def _onednn(*ts: Tensor) -> bool:
     )
 
 
-def mm(a: Tensor, b: Tensor) -> Tensor:
+def mm(a: Tensor, b: Tensor, low: torch.dtype | None = None) -> Tensor:
     """a @ b (2-D). CPU float32: through oneDNN, which runs the large GEMMs of a training step
-    ~2x faster than torch's BLAS (MKL's sgemm) on some CPUs (AMD EPYC here)."""
+    ~2x faster than torch's BLAS (MKL's sgemm) on some CPUs (AMD EPYC here). low (bf16): the
+    product of a and b rounded to `low` (fp32 accumulation), returned as fp32."""
+    if low is not None:
+        return torch.matmul(a.to(low), b.to(low)).float()
     if _onednn(a, b):
         a, w = _dense(a), _dense(b.t())
         return torch.ops.mkldnn._linear_pointwise(a, w, None, "none", [], "")
     return a @ b
 
 
-def grad_weight(d: Tensor, x: Tensor) -> Tensor:
+def grad_weight(d: Tensor, x: Tensor, low: torch.dtype | None = None) -> Tensor:
     """dL/dW = d^T x (out, in) of y = x W^T, over N rows: d (N, out), x (N, in). oneDNN
     copies its transposed left operand to row-major first, so the narrower of d and x goes
     on the left: d^T x, or (x^T d)^T. 5-20 % faster per weight gradient than the other order."""
     if d.shape[1] <= x.shape[1]:
-        return mm(d.t(), x)
-    return mm(x.t(), d).t()
+        return mm(d.t(), x, low)
+    return mm(x.t(), d, low).t()
 
 
 def _dense(t: Tensor) -> Tensor:
@@ -99,8 +109,9 @@ class _OneDNNLinear(torch.autograd.Function):
 
 
 def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
-    """F.linear; CPU float32 forward and backward GEMMs through oneDNN (see `mm`)."""
-    if _onednn(x, w):
+    """F.linear; CPU float32 forward and backward GEMMs through oneDNN (see `mm`). Under
+    autocast: F.linear, which autocast runs in its low dtype (the result is bf16)."""
+    if gemm_dtype(x) is None and _onednn(x, w):
         return _OneDNNLinear.apply(x, w, b)
     return F.linear(x, w, b)
 
@@ -110,18 +121,30 @@ class Linear:
     oneDNN with W packed once (2-3x faster than addmm at batch 8-32, where the per-step GEMMs
     live). Batch 1 (sampling one line), float64, GPU: addmm on W^T stored row-major, which
     makes the CPU matrix-vector product ~1.2-1.6x faster than oneDNN's or F.linear's at
-    batch 1 (`genseq bench` "sample 1 line")."""
+    batch 1 (`genseq bench` "sample 1 line").
 
-    def __init__(self, w: Tensor, batch: int):
+    low (bf16): W cast once (CPU: packed for oneDNN at every batch size), x cast to `low` if it
+    is not already; the product is rounded to `low` and the result (+ add, + bias) is fp32."""
+
+    def __init__(self, w: Tensor, batch: int, low: torch.dtype | None = None):
         self.w_t = w.t()
         self.packed = None
+        self.low = low
         cpu32 = w.device.type == "cpu" and w.dtype == torch.float32
-        if cpu32 and batch > 1 and _mkldnn_ok():
+        if low is not None:
+            wl = w.detach().to(low).contiguous()
+            if w.device.type == "cpu" and _mkldnn_ok():
+                self.packed = torch.ops.mkldnn._reorder_linear_weight(wl, max(batch, 1))
+            else:
+                self.w_t = wl.t()
+        elif cpu32 and batch > 1 and _mkldnn_ok():
             self.packed = torch.ops.mkldnn._reorder_linear_weight(w.detach().contiguous(), batch)
         elif cpu32 and batch == 1:
             self.w_t = w.detach().t().contiguous()
 
     def __call__(self, x: Tensor, add: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
+        if self.low is not None:
+            return self._low(x, add, bias)
         if self.packed is not None and x.shape[0] > 0:
             if add is None:
                 return torch.ops.mkldnn._linear_pointwise(x, self.packed, bias, "none", [], "")
@@ -130,6 +153,17 @@ class Linear:
             return x @ self.w_t if bias is None else torch.addmm(bias, x, self.w_t)
         out = torch.addmm(add, x, self.w_t)
         return out if bias is None else out.add_(bias)
+
+    def _low(self, x: Tensor, add: Tensor | None, bias: Tensor | None) -> Tensor:
+        x = x.to(self.low)
+        if self.packed is not None and x.shape[0] > 0:
+            y = torch.ops.mkldnn._linear_pointwise(x, self.packed, None, "none", [], "")
+        else:
+            y = x @ self.w_t
+        if add is None and bias is None:
+            return y.float()
+        out = torch.add(add if add is not None else bias, y)  # fp32 (type promotion)
+        return out.add_(bias) if add is not None and bias is not None else out
 
 
 # eq 46's exponent is floored here: exp(-80) ~ 2e-35 is far below anything that matters, and
@@ -195,51 +229,67 @@ def _peep_grad(D: Tensor, C: Tensor, H: int) -> Tensor:
     )
 
 
+def _shadow(x: Tensor, low: torch.dtype | None) -> Tensor | None:
+    """An empty `low` copy of x's shape (the GEMM operands of the bf16 path), or None."""
+    return None if low is None else torch.empty_like(x, dtype=low)
+
+
 class _LSTMScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, gx, h0, c0, w_hh, b_hh, peep, clip):  # type: ignore[override]
-        T, B, G = gx.shape
-        H = G // 4
-        gxb = gx + b_hh
-        Hs = gx.new_empty(T + 1, B, H)  # h_0 .. h_T
-        C = gx.new_empty(T + 1, B, H)  # c_0 .. c_T
-        TC = gx.new_empty(T, B, H)  # tanh(c_1) .. tanh(c_T)
-        Hs[0], C[0] = h0, c0
-        rec = Linear(w_hh, B)
-        A = []  # per step: pre-activations, then (in place) activations, kept for backward
-        for t in range(T):
-            A.append(rec(Hs[t], add=gxb[t]))
-            cell_forward(A[t], C[t], C[t + 1], TC[t], Hs[t + 1], peep)
+    def forward(ctx, gx, h0, c0, w_hh, b_hh, peep, clip, low):  # type: ignore[override]
+        with no_autocast(gx):
+            T, B, G = gx.shape
+            H = G // 4
+            gxb = gx + b_hh  # fp32 (a bf16 gx is promoted)
+            Hs = h0.new_empty(T + 1, B, H)  # h_0 .. h_T
+            C = h0.new_empty(T + 1, B, H)  # c_0 .. c_T
+            TC = h0.new_empty(T, B, H)  # tanh(c_1) .. tanh(c_T)
+            Hs[0], C[0] = h0, c0
+            Hl = _shadow(Hs, low)  # bf16 path: h_t as the GEMMs read it
+            Hr = Hs if Hl is None else Hl
+            if Hl is not None:
+                Hl[0] = h0
+            rec = Linear(w_hh, B, low)
+            A = []  # per step: pre-activations, then (in place) activations, kept for backward
+            for t in range(T):
+                A.append(rec(Hr[t], add=gxb[t]))  # eqs 7-10's W_h h_{t-1} + W_x x_t + b
+                cell_forward(A[t], C[t], C[t + 1], TC[t], Hs[t + 1], peep)
+                if Hl is not None:
+                    Hl[t + 1].copy_(Hs[t + 1])
         ctx.save_for_backward(w_hh, peep)
-        ctx.buf, ctx.clip = (A, Hs, C, TC), clip
+        ctx.buf, ctx.clip, ctx.low = (A, Hr, C, TC), clip, low
         return Hs[1:], Hs[T].clone(), C[T].clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dHs, dhT, dcT):  # type: ignore[override]
         w_hh, peep = ctx.saved_tensors
-        A, Hs, C, TC = ctx.buf
+        A, Hr, C, TC = ctx.buf
         T, B, H = TC.shape
-        G = 4 * H
-        clip = ctx.clip
-        D = Hs.new_empty(T, B, G)  # dL/d pre-activations, unclipped
-        Dc = torch.empty_like(D) if clip > 0 else D  # ... clipped: what reaches W, x, h
-        dHs = dHs.contiguous()
-        back = Linear(w_hh.t(), B)  # d pre-activations -> dL/dh_{t-1}
-        dh = dHs[T - 1] + dhT if T > 0 else dhT
-        dc = dcT
-        for t in range(T - 1, -1, -1):
-            if t < T - 1:
-                dh = back(Dc[t + 1], add=dHs[t])
-            dc = _cell_backward(A[t], C[t], TC[t], dh, dc, D[t], peep)
-            if clip > 0:
-                torch.clamp(D[t], -clip, clip, out=Dc[t])
-        flat = Dc.view(T * B, G)
-        dw_hh = grad_weight(flat, Hs[:-1].reshape(T * B, H))
-        db_hh = flat.sum(0)
-        dh0 = Dc[0] @ w_hh if T > 0 else dh
-        dpeep = _peep_grad(D, C, H) if peep is not None else None
-        return Dc, dh0, dc, dw_hh, db_hh, dpeep, None
+        G, clip, low = 4 * H, ctx.clip, ctx.low
+        with no_autocast(w_hh):
+            D = C.new_empty(T, B, G)  # dL/d pre-activations, unclipped
+            Dc = torch.empty_like(D) if clip > 0 else D  # ... clipped: what reaches W, x, h
+            Dl = _shadow(Dc, low)  # bf16 path: Dc as the GEMMs read it
+            Dr = Dc if Dl is None else Dl
+            dHs = dHs.contiguous()
+            back = Linear(w_hh.t(), B, low)  # d pre-activations -> dL/dh_{t-1}
+            dh = dHs[T - 1] + dhT if T > 0 else dhT
+            dc = dcT
+            for t in range(T - 1, -1, -1):
+                if t < T - 1:
+                    dh = back(Dr[t + 1], add=dHs[t])
+                dc = _cell_backward(A[t], C[t], TC[t], dh, dc, D[t], peep)
+                if clip > 0:
+                    torch.clamp(D[t], -clip, clip, out=Dc[t])
+                if Dl is not None:
+                    Dl[t].copy_(Dc[t])
+            flat = Dc.view(T * B, G)
+            dw_hh = grad_weight(Dr.view(T * B, G), Hr[:-1].reshape(T * B, H), low)
+            db_hh = flat.sum(0)
+            dh0 = Dc[0] @ w_hh if T > 0 else dh
+            dpeep = _peep_grad(D, C, H) if peep is not None else None
+        return Dc, dh0, dc, dw_hh, db_hh, dpeep, None, None
 
 
 def lstm_scan(
@@ -252,9 +302,11 @@ def lstm_scan(
     clip: float = 0.0,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """gx (T,B,4H) = W_ih x_t + b_ih for every t, h0, c0 (B,H) -> h_1..h_T (T,B,H), h_T, c_T.
-    clip > 0: dL/d pre-activations clamped to [-clip, clip] (not the peephole terms)."""
+    clip > 0: dL/d pre-activations clamped to [-clip, clip] (not the peephole terms).
+    Under bf16 autocast the GEMMs run in bf16 (module docstring); h0, c0 are fp32."""
     clip = clip_threshold(clip)  # per sequence: genseq.nn.clip
-    return _LSTMScan.apply(gx, h0, c0, w_hh, b_hh, peep, float(clip))
+    low = gemm_dtype(h0)
+    return _LSTMScan.apply(gx, h0, c0, w_hh, b_hh, peep, float(clip), low)
 
 
 class _SynthScan(torch.autograd.Function):
@@ -269,13 +321,22 @@ class _SynthScan(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx, x, w_ih, w_hh, b_ih, b_hh, peep, w_p, b_p, chars, u, h0, c0, kappa0, w0, clip
+        ctx, x, w_ih, w_hh, b_ih, b_hh, peep, w_p, b_p, chars, u, h0, c0, kappa0, w0, clip, low
     ):
+        with no_autocast(x):
+            return _SynthScan._forward(
+                ctx, x, w_ih, w_hh, b_ih, b_hh, peep, w_p, b_p, chars, u, h0, c0, kappa0, w0,
+                clip, low,
+            )  # fmt: skip
+
+    @staticmethod
+    def _forward(ctx, x, w_ih, w_hh, b_ih, b_hh, peep, w_p, b_p, chars, u, h0, c0, kappa0, w0,
+                 clip, low):  # fmt: skip
         T, B, X = x.shape
         H, K, U = w_hh.shape[1], w_p.shape[0] // 3, chars.shape[1]
         A = w_ih.shape[1] - X
         W = torch.cat([w_ih, w_hh], 1)  # (4H, X+A+H)
-        rec, wp_t, bias = Linear(W, B), w_p.t(), b_ih + b_hh
+        rec, wp_t, bias = Linear(W, B, low), w_p.t(), b_ih + b_hh
         Ag = []  # per step: pre-activations, then (in place) activations
         Z = x.new_empty(T + 1, B, X + A + H)  # row t: [x_t, w_{t-1}, h_{t-1}]; row T: no x
         C = x.new_empty(T + 1, B, H)
@@ -286,8 +347,12 @@ class _SynthScan(torch.autograd.Function):
         PHI = x.new_empty(T, B, U + 1)
         Z[:T, :, :X], Z[T, :, :X] = x, 0.0
         Z[0, :, X : X + A], Z[0, :, X + A :], C[0], KAP[0] = w0, h0, c0, kappa0
+        Zl = _shadow(Z, low)  # bf16 path: the rows of Z as the GEMMs read them
+        Zr = Z if Zl is None else Zl
+        if Zl is not None:
+            Zl[:, :, :X], Zl[0] = Z[:, :, :X], Z[0]
         for t in range(T):
-            Ag.append(rec(Z[t], bias=bias))  # eq 52
+            Ag.append(rec(Zr[t], bias=bias))  # eq 52
             h = Z[t + 1, :, X + A :]
             cell_forward(Ag[t], C[t], C[t + 1], TC[t], h, peep)
             torch.addmm(b_p, h, wp_t, out=P[t])  # eq 48
@@ -300,26 +365,35 @@ class _SynthScan(torch.autograd.Function):
             torch.bmm(
                 PHI[t, :, :U].unsqueeze(1), chars, out=Z[t + 1, :, X : X + A].unsqueeze(1)
             )  # eq 47
+            if Zl is not None:
+                Zl[t + 1, :, X:].copy_(Z[t + 1, :, X:])
         ctx.save_for_backward(W, peep, w_p, chars, u)
-        ctx.buf = (Ag, Z, C, TC, P, EX, KAP)
-        ctx.clip, ctx.XA = clip, (X, A)
+        ctx.buf = (Ag, Z, Zr, C, TC, P, EX, KAP)
+        ctx.clip, ctx.XA, ctx.low = clip, (X, A), low
         Hs, Ws = Z[1:, :, X + A :].contiguous(), Z[1:, :, X : X + A].contiguous()
         return Hs, Ws, PHI, C[T].clone(), KAP[T].clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dHs, dWs, dPHI, dcT, dkT):  # type: ignore[override]
+        with no_autocast(dHs):
+            return _SynthScan._backward(ctx, dHs, dWs, dPHI, dcT, dkT)
+
+    @staticmethod
+    def _backward(ctx, dHs, dWs, dPHI, dcT, dkT):
         W, peep, w_p, chars, u = ctx.saved_tensors
-        Ag, Z, C, TC, P, EX, KAP = ctx.buf
-        clip, (X, A) = ctx.clip, ctx.XA
+        Ag, Z, Zr, C, TC, P, EX, KAP = ctx.buf
+        clip, (X, A), low = ctx.clip, ctx.XA, ctx.low
         T, B, H = TC.shape
         G, K, U = 4 * H, w_p.shape[0] // 3, chars.shape[1]
         D = Z.new_empty(T, B, G)
         Dc = torch.empty_like(D) if clip > 0 else D
+        Dl = _shadow(Dc, low)  # bf16 path: Dc as the GEMMs read it
+        Dr = Dc if Dl is None else Dl
         DP = Z.new_empty(T, B, 3 * K)  # dL/d(α̂, β̂, κ̂)
         dwh = Z.new_zeros(B, A + H)  # dL/d[w_t, h_t] through step t+1's gates
         dHs, dWs = dHs.contiguous(), dWs.contiguous()
-        back = Linear(W[:, X:].t(), B)  # d pre-activations -> dL/d[w_{t-1}, h_{t-1}]
+        back = Linear(W[:, X:].t(), B, low)  # d pre-activations -> dL/d[w_{t-1}, h_{t-1}]
         dc, dk = dcT, dkT
         for t in range(T - 1, -1, -1):
             dw = dWs[t] + dwh[:, :A]
@@ -340,9 +414,11 @@ class _SynthScan(torch.autograd.Function):
             dc = _cell_backward(Ag[t], C[t], TC[t], dh, dc, D[t], peep)
             if clip > 0:
                 torch.clamp(D[t], -clip, clip, out=Dc[t])
-            dwh = back(Dc[t])
+            if Dl is not None:
+                Dl[t].copy_(Dc[t])
+            dwh = back(Dr[t])
         flat = Dc.view(T * B, G)
-        dW = grad_weight(flat, Z[:-1].reshape(T * B, X + A + H))
+        dW = grad_weight(Dr.view(T * B, G), Zr[:-1].reshape(T * B, X + A + H), low)
         hs = Z[1:, :, X + A :].reshape(T * B, H)
         dwp = grad_weight(DP.view(T * B, 3 * K), hs)
         dpeep = _peep_grad(D, C, H) if peep is not None else None
@@ -363,6 +439,7 @@ class _SynthScan(torch.autograd.Function):
             dc,
             dk,
             dwh[:, :A],
+            None,
             None,
         )
 
@@ -387,8 +464,10 @@ def synth_scan(
     """x (T,B,X) layer 1's pen inputs, time-major; w_ih (4H, X+A) its input weights over
     [x, w] (eq 52), w_hh, b_ih, b_hh, peep as in `LSTMLayer`; w_p, b_p the window's
     projection (3K,H), (3K,); chars (B,U,A) masked one-hot; u (U+1,); state h0, c0 (B,H),
-    kappa0 (B,K), w0 (B,A) -> h_1..h_T (T,B,H), w_1..w_T (T,B,A), φ (T,B,U+1), c_T, κ_T."""
+    kappa0 (B,K), w0 (B,A) -> h_1..h_T (T,B,H), w_1..w_T (T,B,A), φ (T,B,U+1), c_T, κ_T.
+    Under bf16 autocast the layer's GEMMs run in bf16 (module docstring), the window in fp32."""
     clip = clip_threshold(clip)  # per sequence: genseq.nn.clip
+    low = gemm_dtype(x)
     return _SynthScan.apply(
-        x, w_ih, w_hh, b_ih, b_hh, peep, w_p, b_p, chars, u, h0, c0, kappa0, w0, float(clip)
+        x, w_ih, w_hh, b_ih, b_hh, peep, w_p, b_p, chars, u, h0, c0, kappa0, w0, float(clip), low
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from genseq.errors import GenseqError
+from genseq.nn.precision import PRECISIONS, autocast, resolve
 from genseq.train.trainer import TrainConfig
 
 
@@ -60,6 +61,7 @@ def add_train_flags(p: argparse.ArgumentParser, lr: float = 1e-3) -> None:
     g.add_argument("--patience", type=int, default=2)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    add_precision_flag(g, "auto")
     g.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument(
@@ -67,6 +69,17 @@ def add_train_flags(p: argparse.ArgumentParser, lr: float = 1e-3) -> None:
         action="store_true",
         help="data parallel over the processes of `torchrun --nproc_per_node=N -m genseq ...` "
         "(DDP: gloo on CPU, nccl on GPU); --batch-size stays the global batch",
+    )
+
+
+def add_precision_flag(g, default: str = "fp32") -> None:
+    """--precision (genseq.nn.precision): also for the eval commands."""
+    g.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=default,
+        help="bf16: GEMMs in bf16, fp32 weights and losses; auto: bf16 on CUDA or a CPU with "
+        "AMX / AVX512-BF16, else fp32",
     )
 
 
@@ -94,6 +107,7 @@ def train_config(a: argparse.Namespace) -> TrainConfig:
         lr_decay=a.lr_decay,
         patience=a.patience,
         seed=a.seed,
+        precision=resolve(a.precision),  # the CLI trains on the CPU
     )
 
 
@@ -140,6 +154,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seq-len", type=int, default=100)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_precision_flag(p)
     p.set_defaults(func=cmd_eval)
 
     p = ts.add_parser("sample", help="generate text, streamed to stdout")
@@ -227,16 +242,17 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
     model, vocab, cfg = _load_text_model(a.model)
     corpus = load_corpus(a.data, a.format, vocab=vocab)
-    m = evaluate(
-        model,
-        corpus.split(a.split),
-        vocab.level,
-        a.batch_size or (1 if a.dynamic else 16),
-        a.seq_len,
-        dynamic=a.dynamic,
-        dynamic_lr=a.dynamic_lr,
-        progress=not a.json,
-    )
+    with autocast(a.precision):  # dynamic evaluation's backward follows the casts
+        m = evaluate(
+            model,
+            corpus.split(a.split),
+            vocab.level,
+            a.batch_size or (1 if a.dynamic else 16),
+            a.seq_len,
+            dynamic=a.dynamic,
+            dynamic_lr=a.dynamic_lr,
+            progress=not a.json,
+        )
     d = {"model": str(a.model), "split": a.split, "dynamic": a.dynamic, **m.as_dict()}
     if a.json:
         print(json.dumps(d))

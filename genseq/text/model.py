@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -60,10 +61,11 @@ class TextModel(Configurable, nn.Module):
 
 
 def nll(logits: Tensor, targets: Tensor) -> Tensor:
-    """eq. 6 per symbol: −log Pr(x_{t+1} | y_t), in nats, shape of targets."""
-    return F.cross_entropy(logits.flatten(0, -2), targets.flatten(), reduction="none").view_as(
-        targets
-    )
+    """eq. 6 per symbol: −log Pr(x_{t+1} | y_t), in nats, shape of targets (in fp32 whatever
+    precision the logits were computed in)."""
+    flat = logits.flatten(0, -2)
+    flat = flat.float() if flat.dtype in (torch.bfloat16, torch.float16) else flat
+    return F.cross_entropy(flat, targets.flatten(), reduction="none").view_as(targets)
 
 
 def count_parameters(model: nn.Module) -> int:

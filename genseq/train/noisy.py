@@ -9,6 +9,7 @@ the groups' gradients add up to the batch's) and its shared counters updated by 
 
 from __future__ import annotations
 
+import contextlib
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -63,13 +64,17 @@ def noisy_backward(
     std: float = 0.0,
     groups: int = 1,
     awn: AdaptiveWeightNoise | None = None,
+    autocast: Any = None,
 ) -> tuple[float, float, Carry]:
     """Backward of update `step` = (epoch, i), gradients accumulated into the (zeroed) grads
-    -> (mean loss value per unit, units, new carry)."""
+    -> (mean loss value per unit, units, new carry). autocast: a context factory the forward
+    passes run under (genseq.nn.precision; None: as they are)."""
+    autocast = autocast or contextlib.nullcontext
     epoch, i = step
     if groups <= 1:
         with _noise(model, std, awn):
-            loss, units, new = task.loss(net, epoch, i, carry)
+            with autocast():  # the forward only; backward follows the forward's casts
+                loss, units, new = task.loss(net, epoch, i, carry)
             loss.backward()
         return loss.item(), float(units), new
     if not hasattr(task, "group"):
@@ -80,7 +85,8 @@ def noisy_backward(
         for g in range(groups):
             task.group = (g, groups)
             with _noise(model, std, awn):
-                loss, units, new = task.loss(net, epoch, i, _carry_rows(carry, g, groups))
+                with autocast():
+                    loss, units, new = task.loss(net, epoch, i, _carry_rows(carry, g, groups))
                 loss.backward()
             total += loss.item() * float(units)
             count += float(units)

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from genseq.errors import GenseqError
+from genseq.nn import precision
 from genseq.nn.noise import AdaptiveWeightNoise
 from genseq.train import checkpoint as ckpt
 from genseq.train import distributed as ddp
@@ -88,6 +89,7 @@ class TrainConfig:
     min_lr: float = 1e-6
     seed: int = 0
     log_every: int = 20  # updates between metrics.jsonl lines
+    precision: str = "fp32"  # fp32 | bf16 (resolved from auto; genseq.nn.precision)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -96,6 +98,7 @@ class TrainConfig:
 
 
 STOP_FIELDS = ("steps", "epochs", "minutes")  # may change on --resume; the rest may not
+RESUME_FIELDS = STOP_FIELDS + ("precision",)  # a run resumes in any precision (fp32 weights)
 
 
 @contextmanager
@@ -234,7 +237,7 @@ class Trainer:
             raise GenseqError(f"{self.ckpt_path} is not a genseq training checkpoint")
         old = TrainConfig.from_dict(meta["train"])
         for f in fields(TrainConfig):  # keep the run's settings; only its limits may change
-            if f.name not in STOP_FIELDS:
+            if f.name not in RESUME_FIELDS:
                 setattr(self.cfg, f.name, getattr(old, f.name))
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         self.awn = _adaptive_noise(self.model, self.cfg, self.world)
@@ -311,6 +314,12 @@ class Trainer:
         plot_curves(self.history, self.out / "loss.png", self.task.primary)
 
     # ---- the loop -----------------------------------------------------------------------------
+    def _autocast(self):
+        return precision.autocast(self.cfg.precision, precision.model_device(self.model))
+
+    def _record(self) -> dict[str, Any]:
+        return {"step": self.step, "precision": self.cfg.precision}
+
     def _lr(self) -> float:
         return self.opt.param_groups[0]["lr"]
 
@@ -346,6 +355,7 @@ class Trainer:
             self.cfg.weight_noise,
             self.cfg.noise_groups,
             self.awn,
+            self._autocast,
         )
         if self.awn is not None:  # the description length's complexity term
             self.awn.add_grads(self.model, self.task.complexity_weight())
@@ -362,14 +372,14 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         self.pending_eval = True  # cleared when done: a checkpoint taken meanwhile redoes it
         self.model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast():
             m = self.task.evaluate(self.model)
         primary = m[self.task.primary]
         improved = primary < self.best
         if improved:
             self.best, self.bad_evals = primary, 0
             if self.main:
-                ckpt.save_model(self.out, self.model, {**self.extra, "step": self.step, "valid": m})
+                ckpt.save_model(self.out, self.model, {**self.extra, **self._record(), "valid": m})
         else:
             self.bad_evals += 1
             if self.bad_evals >= self.cfg.patience:
@@ -438,6 +448,7 @@ class Trainer:
                             **{f"train_{k}": v for k, v in self.task.display(mean).items()},
                             f"{self.task.unit}s_per_s": win_units / dt,
                             "lr": self._lr(),
+                            "precision": self.cfg.precision,
                             "time": time.time() - t0,
                             **(self.awn.summary() if self.awn is not None else {}),
                         }
@@ -478,6 +489,6 @@ class Trainer:
             self.evaluate()
             self.save_checkpoint()  # its best / lr decisions belong to the run
         if self.main and not (self.out / "model.safetensors").is_file():  # never improved: last
-            ckpt.save_model(self.out, self.model, {**self.extra, "step": self.step})
+            ckpt.save_model(self.out, self.model, {**self.extra, **self._record()})
         ddp.barrier()  # every file is written when fit returns, on every rank
         return {"step": self.step, "best": self.best, "minutes": (time.time() - t0) / 60}
