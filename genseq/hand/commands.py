@@ -123,7 +123,9 @@ def add_write_command(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("text", help="the text; '-' reads it from standard input")
-    p.add_argument("--model", required=True, help="synthesis model directory")
+    p.add_argument(
+        "--model", default="synth", help="a shipped model name or a run directory (default: synth)"
+    )
     p.add_argument(
         "-o",
         "--output",

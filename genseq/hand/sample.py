@@ -23,7 +23,6 @@ from genseq.hand.fold import fold_char, fold_text
 from genseq.hand.layout import compose_page, wrap
 from genseq.hand.model import Synthesis
 from genseq.hand.strokes import NormStats
-from genseq.train.checkpoint import load_model
 
 
 @dataclass
@@ -39,7 +38,10 @@ class HandModel:
 
 
 def load_hand_model(model_dir: str | Path) -> HandModel:
-    net, cfg = load_model(Path(model_dir))
+    """A run directory, or the name of a model shipped in genseq/pretrained (e.g. "synth")."""
+    from genseq.hand.recognize.read import load_named  # shipped names (issue 10)
+
+    net, cfg = load_named(model_dir)
     if cfg["kind"] not in ("predict", "synth"):
         raise GenseqError(f"{model_dir} holds a {cfg['kind']} model, not a handwriting model")
     stats = NormStats.from_json(cfg["norm"])
