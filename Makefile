@@ -1,4 +1,4 @@
-# genseq: make demo | make test | make bench — each creates .venv when missing.
+# genseq: make demo | make test | make bench | make results — each creates .venv when missing.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 GENSEQ_DATA ?= $(abspath ../shared/data)
 export GENSEQ_DATA
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo demo-train results test bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,6 +20,12 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m genseq.demo
+
+demo-train: $(STAMP)
+	$(BIN)/python -m genseq.demo_train
+
+results: $(STAMP)
+	bash scripts/results.sh docs
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests

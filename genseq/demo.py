@@ -1,60 +1,64 @@
-"""`make demo`: train a small char-level model for about two minutes, then print a sample.
+"""`make demo`: the shipped handwriting model at work, offline, in well under a minute.
 
-Uses tiny-shakespeare from $GENSEQ_DATA (or ../shared/data) when present, else this
-project's README. (Once shipped handwriting weights exist, the demo will write with them.)
+Writes a short paragraph with the shipped `synth` model in two built-in styles at two biases,
+each saved as SVG and PNG (paths printed). Needs no data set and no network. Training a small
+text model from scratch is `make demo-train` (`python -m genseq.demo_train`).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import time
 from pathlib import Path
 
 import torch
 
-from genseq.text.corpus import load_corpus
-from genseq.text.model import TextModel, TextModelConfig
-from genseq.text.sample import sample
-from genseq.text.task import TextTask
-from genseq.train.trainer import TrainConfig, Trainer
+from genseq.errors import GenseqError
+from genseq.hand.render import save_strokes
+from genseq.hand.sample import load_hand_model, write_page_synthesis
+from genseq.hand.styles import builtin_style
 
 ROOT = Path(__file__).resolve().parents[1]
+PARAGRAPH = (
+    "Generating sequences with recurrent neural networks: these lines were written by a "
+    "network that learned handwriting from thousands of examples."
+)
+STYLES = (0, 3)  # built-in styles (genseq hand styles lists them)
+BIASES = (0.5, 1.5)  # eqs 61-62: higher is neater
 
 
-def find_corpus() -> Path:
-    base = Path(os.environ.get("GENSEQ_DATA", ROOT.parent / "shared" / "data"))
-    shakespeare = base / "text" / "tinyshakespeare" / "input.txt"
-    return shakespeare if shakespeare.is_file() else ROOT / "README.md"
+def write_samples(out: Path, model: str = "synth") -> list[Path]:
+    """The paragraph in each of STYLES at each of BIASES, as SVG and PNG -> the paths."""
+    m = load_hand_model(model)
+    paths = []
+    for k in STYLES:
+        st = builtin_style(k, m.stats)
+        for b in BIASES:
+            page, _ = write_page_synthesis(m, PARAGRAPH, 45, b, (st.points, st.text), seed=k)
+            for suffix in (".svg", ".png"):
+                path = out / f"demo-style{k}-bias{b:g}{suffix}"
+                save_strokes(path, page, absolute=True)
+                paths.append(path)
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--minutes", type=float, default=2.0)
-    ap.add_argument("--out", default=str(ROOT / "runs" / "demo"))
+    ap.add_argument("--out", default=str(ROOT / "out" / "demo"), help="folder for the pages")
+    ap.add_argument("--model", default="synth", help="a shipped model name or a run directory")
     a = ap.parse_args(argv)
-    path = find_corpus()
-    corpus = load_corpus(path, "plain")
-    print(
-        f"demo: training a 2 x 256 char LSTM on {path.name} "
-        f"({len(corpus.train):,} chars) for {a.minutes:g} minutes",
-        file=sys.stderr,
-    )
-    torch.manual_seed(0)
-    model = TextModel(TextModelConfig(vocab_size=len(corpus.vocab), hidden_size=256, num_layers=2))
-    task = TextTask(corpus, batch_size=32, seq_len=100, eval_symbols=20_000)
-    cfg = TrainConfig(lr=3e-3, minutes=a.minutes, eval_every=200)
-    res = Trainer(model, task, cfg, a.out, {"vocab": corpus.vocab.to_json()}).fit()
-    print(
-        f"demo: {res['step']} updates, valid {res['best']:.3f} bpc; model in {a.out}\n",
-        file=sys.stderr,
-    )
-    prime = "ROMEO:\n" if "shakespeare" in str(path) else "genseq "
-    sys.stdout.write(prime)
-    for s in sample(model, corpus.vocab, prime, length=600, temperature=0.8, seed=1):
-        sys.stdout.write(s)
-        sys.stdout.flush()
-    sys.stdout.write("\n")
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    out = Path(a.out)
+    t0 = time.perf_counter()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for p in write_samples(out, a.model):
+            print(f"demo: wrote {p}")
+    except (GenseqError, OSError) as e:
+        print(f"demo: error: {e}", file=sys.stderr)
+        return 2
+    print(f"demo: done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
 
 
