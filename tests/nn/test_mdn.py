@@ -11,7 +11,6 @@ import torch
 from genseq.nn.mdn import (
     MDNParams,
     MixtureDensityHead,
-    clip_grad,
     mdn_draw,
     mdn_mean,
     mdn_nll,
@@ -19,6 +18,7 @@ from genseq.nn.mdn import (
     sequence_nll,
     split_params,
 )
+from genseq.nn.util import clip_grad
 
 
 def _raw(eos, pi, mu, log_sigma, rho, dtype=torch.float64) -> torch.Tensor:
