@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from genseq.nn.clip import clip_grad
 from genseq.nn.mdn import (
     MDNParams,
     MixtureDensityHead,
@@ -18,7 +19,6 @@ from genseq.nn.mdn import (
     sequence_nll,
     split_params,
 )
-from genseq.nn.util import clip_grad
 
 
 def _raw(eos, pi, mu, log_sigma, rho, dtype=torch.float64) -> torch.Tensor:
