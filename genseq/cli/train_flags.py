@@ -41,23 +41,7 @@ def add_train_flags(p: argparse.ArgumentParser, lr: float = 1e-3) -> None:
         help="Graves' clip of LSTM pre-activation derivatives to [-v, v] "
         "(slower: disables the fused kernel); 0 = off",
     )
-    g.add_argument("--dropout", type=float, default=0.0)
-    g.add_argument("--weight-noise", type=float, default=0.0, help="std of weight noise (§3)")
-    g.add_argument(
-        "--noise-groups",
-        type=int,
-        default=1,
-        help="draw weight noise for each of N groups of a batch's sequences (N = --batch-size: "
-        "per sequence, as the paper; 1: one draw per batch, cheapest)",
-    )
-    g.add_argument(
-        "--adaptive-noise",
-        type=float,
-        default=0.0,
-        metavar="SIGMA0",
-        help="adaptive weight noise (Graves 2011, the paper's best rows) with every σ "
-        "starting at SIGMA0 (paper: 0.075); 0 = off",
-    )
+    add_noise_flags(g)
     g.add_argument("--batch-size", type=int, default=32)
     g.add_argument("--steps", type=int, default=0, help="stop after N updates")
     g.add_argument("--epochs", type=float, default=0.0, help="stop after N epochs")
@@ -83,6 +67,27 @@ def add_train_flags(p: argparse.ArgumentParser, lr: float = 1e-3) -> None:
         action="store_true",
         help="data parallel over the processes of `torchrun --nproc_per_node=N -m genseq ...` "
         "(DDP: gloo on CPU, nccl on GPU); --batch-size stays the global batch",
+    )
+
+
+def add_noise_flags(g: argparse._ActionsContainer) -> None:
+    """Dropout and weight noise (§3)."""
+    g.add_argument("--dropout", type=float, default=0.0)
+    g.add_argument("--weight-noise", type=float, default=0.0, help="std of weight noise (§3)")
+    g.add_argument(
+        "--noise-groups",
+        type=int,
+        default=1,
+        help="draw weight noise for each of N groups of a batch's sequences (N = --batch-size: "
+        "per sequence, as the paper; 1: one draw per batch, cheapest)",
+    )
+    g.add_argument(
+        "--adaptive-noise",
+        type=float,
+        default=0.0,
+        metavar="SIGMA0",
+        help="adaptive weight noise (Graves 2011, the paper's best rows) with every σ "
+        "starting at SIGMA0 (paper: 0.075); 0 = off",
     )
 
 
