@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 
 from genseq.errors import GenseqError
+from genseq.hand.page import write_page
 from genseq.hand.render import save_strokes
-from genseq.hand.sample import load_hand_model, write_page_synthesis
+from genseq.hand.sample import load_hand_model
 from genseq.hand.styles import builtin_style
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,12 +34,12 @@ def write_samples(out: Path, model: str = "synth") -> list[Path]:
     m = load_hand_model(model)
     paths = []
     for k in STYLES:
-        st = builtin_style(k, m.stats)
+        st = builtin_style(k)
         for b in BIASES:
-            page, _ = write_page_synthesis(m, PARAGRAPH, 45, b, (st.points, st.text), seed=k)
+            page = write_page(m, PARAGRAPH, 45, b, st, seed=k)
             for suffix in (".svg", ".png"):
                 path = out / f"demo-style{k}-bias{b:g}{suffix}"
-                save_strokes(path, page, absolute=True)
+                save_strokes(path, page.points, absolute=True)
                 paths.append(path)
     return paths
 

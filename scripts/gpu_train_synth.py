@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
+from genseq.cli.hand_train import _datasets
 from genseq.hand.alphabet import Alphabet
-from genseq.hand.commands import _datasets
 from genseq.hand.data import HandBatches
 from genseq.hand.model import SynthesisConfig, SynthesisNet
 from genseq.hand.task import HandTask

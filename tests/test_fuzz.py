@@ -177,7 +177,8 @@ def test_fuzz_write_text(synth_dir, tmp_path, capsys, monkeypatch, text, strict,
 @given(text=HUGE_TEXT)
 def test_fuzz_write_huge_text_is_refused_at_once(synth_dir, tmp_path, capsys, text):
     count("write_huge_text_is_refused_at_once")
-    from genseq.hand.sample import load_hand_model, write_page
+    from genseq.hand.page import write_page
+    from genseq.hand.sample import load_hand_model
 
     m = load_hand_model(synth_dir)
     assert result_or_error(write_page, m, text, 40, 0.5, None, 0) is None
@@ -327,11 +328,11 @@ def mutated_json(draw, value):
 
 def _load_any(model_dir: Path):
     from genseq.hand.sample import load_hand_model
-    from genseq.text.cli import _load_text_model
+    from genseq.text.model import load_text_model
     from genseq.train.checkpoint import read_config
 
     kind = read_config(model_dir)["kind"]
-    return (_load_text_model if kind == "text" else load_hand_model)(model_dir)
+    return (load_text_model if kind == "text" else load_hand_model)(model_dir)
 
 
 @FIXTURES
@@ -508,12 +509,20 @@ STYLE_JSON = st.fixed_dictionaries(
 )
 
 
+def load_style_file(path: Path, stats: NormStats, text: str | None):
+    """A style file read for a model with `stats`: its .points (normalised) and .text."""
+    from types import SimpleNamespace
+
+    from genseq.hand.styles import Style
+
+    style = Style.from_file(path, text)
+    return SimpleNamespace(points=style.offsets_for(stats), text=style.text)
+
+
 @FIXTURES
 @given(doc=svg_file(), text=st.one_of(st.none(), st.text(max_size=10)))
 def test_fuzz_style_svg(tmp_path_factory, doc, text):
     count("style_svg")
-    from genseq.hand.styles import load_style_file
-
     p = tmp_path_factory.mktemp("svg") / "style.svg"
     p.write_bytes(doc)
     st_ = result_or_error(load_style_file, p, NormStats((8.0, 0.1), (40.0, 37.0)), text)
@@ -525,8 +534,6 @@ def test_fuzz_style_svg(tmp_path_factory, doc, text):
 @given(d=st.one_of(STYLE_JSON, JSON), text=st.one_of(st.none(), st.text(max_size=10)))
 def test_fuzz_style_json(tmp_path_factory, d, text):
     count("style_json")
-    from genseq.hand.styles import load_style_file
-
     p = tmp_path_factory.mktemp("json") / "style.json"
     p.write_text(json.dumps(d), encoding="utf-8")
     st_ = result_or_error(load_style_file, p, NormStats((8.0, 0.1), (40.0, 37.0)), text)

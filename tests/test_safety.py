@@ -194,7 +194,8 @@ def test_resuming_a_checkpoint_of_another_kind_is_refused(tmp_path, capsys):
 
 
 def test_generation_limits(tmp_path):
-    from genseq.hand.sample import HandModel, synthesize_lines, write_page
+    from genseq.hand.page import write_page
+    from genseq.hand.sample import HandModel, generator, synthesize_text
 
     d = _synth_dir(tmp_path)
     m = HandModel(
@@ -206,9 +207,9 @@ def test_generation_limits(tmp_path):
     with pytest.raises(GenseqError, match="the limit is 5,000"):
         write_page(m, "abc " * 2000)
     with pytest.raises(GenseqError, match="the limit is 5,000"):
-        synthesize_lines(m, ["abc d" * 100] * 11)
+        synthesize_text(m, ["abc d" * 100] * 11)
     # per-line cap: an untrained network rarely stops by itself, and never writes past it
-    syn = synthesize_lines(m, ["ab", "abc dab"], seed=0)
+    syn = synthesize_text(m, ["ab", "abc dab"], rng=generator(0))
     for s, text in zip(syn.strokes, ["ab", "abc dab"], strict=True):
         assert len(s) <= limits.STEPS_PER_CHAR * len(text)
 
@@ -225,14 +226,14 @@ def test_sample_and_style_limits(tmp_path, monkeypatch):
     stats = NormStats((0.0, 0.0), (1.0, 1.0))
     monkeypatch.setattr(styles, "MAX_STYLE_BYTES", 1000)
     with pytest.raises(GenseqError, match="a style file is at most 1,000 bytes"):
-        styles.load_style_file(p, stats)
+        styles.Style.from_file(p).offsets_for(stats)
     monkeypatch.setattr(styles, "MAX_STYLE_BYTES", 10**9)
     monkeypatch.setattr(styles, "MAX_STYLE_POINTS", 500)
     with pytest.raises(GenseqError, match="the style has over 500 points"):
-        styles.load_style_file(p, stats)
+        styles.Style.from_file(p).offsets_for(stats)
     p.write_text(json.dumps({"text": "ab", "points": [[0, 0, 0], [10**6, 1, 0], [0, 2, 1]]}))
     with pytest.raises(GenseqError, match="over 500 points at the model's scale"):
-        styles.load_style_file(p, stats)
+        styles.Style.from_file(p).offsets_for(stats)
 
 
 def test_hand_sample_steps_limit(tmp_path):

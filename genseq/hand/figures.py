@@ -25,13 +25,14 @@ from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 
 from genseq.errors import GenseqError
-from genseq.hand.model import Synthesis
-from genseq.hand.render import plot_strokes
-from genseq.hand.sample import HandModel
+from genseq.hand.model import inputs_targets
+from genseq.hand.render import FIGURE_SUFFIXES, plot_strokes
+from genseq.hand.sample import HandModel, encode_lines
+from genseq.hand.sampling import Synthesis
 from genseq.hand.strokes import NormStats, to_absolute
 from genseq.nn.mdn import MDNParams, split_params
+from genseq.nn.util import eval_mode
 
-FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 DENSITY_PX = 1200  # heat-map pixels along the line's longer side
 PI_FLOOR = 1e-4  # components with a smaller weight are left out of the heat map
 REL_PEAK_FLOOR = 1e-3  # and those whose peak density is below 1e-3 of the line's highest
@@ -58,16 +59,12 @@ def read_line(
     """Run the model over normalised offsets (T, 3) (inputs 0, x_1..x_{T-1}, §2) -> its
     predictions for x_1..x_T. A synthesis model needs the line's text (a string or ids).
     bias: eqs 61-62, to show the distributions a biased sample was drawn from."""
-    from genseq.hand.model import inputs_targets
-
     net = model.net
     p = next(net.parameters())
     x = torch.as_tensor(np.asarray(points, np.float32)).reshape(1, -1, 3)
     if x.shape[1] == 0:
         raise GenseqError("the line has no points")
-    was = net.training
-    net.eval()
-    try:
+    with eval_mode(net):
         inp = inputs_targets(x.to(p.device, p.dtype))[0]
         phi, decoded = None, None
         if model.alphabet is None:
@@ -76,8 +73,6 @@ def read_line(
             if text is None:
                 raise GenseqError("a synthesis network reads a line with its text: give the text")
             if isinstance(text, str):
-                from genseq.hand.sample import encode_lines
-
                 ids = encode_lines(model.alphabet, [text])[0][0]
             else:
                 ids = torch.as_tensor(text, dtype=torch.long).reshape(-1)
@@ -87,8 +82,6 @@ def read_line(
             y, _, ph = net(inp, ids, return_phi=True)
             phi = ph[0].float().cpu().numpy()
             decoded = model.alphabet.decode(ids[0].tolist())
-    finally:
-        net.train(was)
     params = split_params(y[0].float().cpu(), net.n_mixtures, bias)
     return LineReading(x[0].numpy(), params, phi, decoded)
 

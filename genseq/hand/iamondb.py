@@ -17,6 +17,7 @@ GenseqError. XML files are parsed in a process pool while the archive is read se
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import sys
 import tarfile
 import xml.etree.ElementTree as ET
@@ -280,3 +281,9 @@ def _pool(workers: int):
     if workers <= 1:
         return _NoPool()
     return mp.get_context().Pool(workers)
+
+
+def default_iam_dir() -> Path | None:
+    """$GENSEQ_DATA/iamondb, or None when GENSEQ_DATA is not set."""
+    env = os.environ.get("GENSEQ_DATA")
+    return Path(env) / "iamondb" if env else None

@@ -14,30 +14,27 @@ every layer (eq 3). Only layer 1 and the window are stepped in Python for traini
 layers and the head then run once over the whole sequence (fused LSTM kernels).
 
 Sampling: `PredictionNet.sample` (unconditional, optionally primed with a real line) and
-`SynthesisNet.synthesize` (batched, stop rule of §5.3, bias of eqs 61-62, priming of §5.5).
+`SynthesisNet.synthesize` (batched, stop rule of §5.3, bias of eqs 61-62, priming of §5.5;
+the loop is in `genseq.hand.sampling`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genseq.hand.sampler import SynthStep, one_thread
+from genseq.hand.sampling import SynthState
+from genseq.hand.sampling import synthesize as _synthesize
+from genseq.nn.clip import clip_grad
 from genseq.nn.lstm import DeepLSTM, LSTMConfig, LSTMLayer, State
 from genseq.nn.mdn import MixtureDensityHead, mdn_draw
-from genseq.nn.mdn import clip_grad as clip_output_grad
-from genseq.nn.precision import resolve
 from genseq.nn.scan import synth_scan
+from genseq.nn.util import eval_mode
 from genseq.nn.window import SoftWindow, u_grid
-from genseq.train.checkpoint import Configurable
-
-SynthState = dict[str, Tensor]  # see SynthesisNet.initial_state
-STEPS_PER_CHAR = 40  # default sampling cap per character (IAM-OnDB: > 25 points a character)
+from genseq.train.registry import Configurable, register_model
 
 
 def inputs_targets(strokes: Tensor) -> tuple[Tensor, Tensor]:
@@ -46,25 +43,6 @@ def inputs_targets(strokes: Tensor) -> tuple[Tensor, Tensor]:
     the previous chunk's last point."""
     null = strokes.new_zeros(strokes.shape[0], 1, strokes.shape[2])  # x_1 = null vector
     return torch.cat([null, strokes[:, :-1]], 1), strokes
-
-
-def _clip_out(y_hat: Tensor, v: float) -> Tensor:
-    return clip_output_grad(y_hat, v) if v > 0 else y_hat  # §4.2: dL/dŷ clipped to [-v, v]
-
-
-def _draw(y_hat: Tensor, n_mixtures: int, bias: float, generator: torch.Generator | None) -> Tensor:
-    """One pen point (B, 3) from ŷ (B, 1+6M), biased by b (eqs 61-62)."""
-    return mdn_draw(y_hat, n_mixtures, bias, generator)
-
-
-@contextmanager
-def _eval_mode(module: nn.Module) -> Iterator[None]:
-    was = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was)
 
 
 # ---- §4: prediction network ----------------------------------------------------------------
@@ -81,10 +59,12 @@ class PredictionConfig:
     output_grad_clip: float = 0.0  # Graves: output derivatives clipped to [-100, 100]
 
 
+@register_model
 class PredictionNet(Configurable, nn.Module):
     """§4: (Δx, Δy, eos) -> deep LSTM with skip connections -> mixture density head."""
 
     kind = "predict"
+    needs = ("norm",)  # in config.json beside the model config
     config_cls = PredictionConfig
     inputs_targets = staticmethod(inputs_targets)
 
@@ -110,7 +90,7 @@ class PredictionNet(Configurable, nn.Module):
     def forward(self, strokes_in: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """strokes_in (B,T,3), already shifted (`inputs_targets`) -> ŷ (B,T,1+6M), (h, c)."""
         h, state = self.lstm(strokes_in, state)  # eqs 1-2
-        return _clip_out(self.head(h), self.cfg.output_grad_clip), state  # eq 3
+        return clip_grad(self.head(h), self.cfg.output_grad_clip), state  # eq 3, §4.2 clip
 
     def step(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """One time step: x_t (B,3) -> ŷ_t (B,1+6M), new state."""
@@ -132,7 +112,7 @@ class PredictionNet(Configurable, nn.Module):
         p = next(self.parameters())
         x = torch.zeros(1, 3, device=p.device, dtype=p.dtype)  # x_1 = null vector
         state = None
-        with _eval_mode(self):
+        with eval_mode(self):
             if prime is not None and len(prime) > 0:
                 prime = prime.reshape(1, -1, 3).to(device=p.device, dtype=p.dtype)
                 _, state = self.lstm(inputs_targets(prime)[0], None)  # reads 0, x_1..x_{P-1}
@@ -140,7 +120,7 @@ class PredictionNet(Configurable, nn.Module):
             out = []
             for _ in range(steps):
                 y, state = self.step(x, state)
-                x = _draw(y, self.cfg.n_mixtures, bias, generator)
+                x = mdn_draw(y, self.cfg.n_mixtures, bias, generator)  # eqs 61-62
                 out.append(x)
         return torch.cat(out).cpu() if out else torch.zeros(0, 3)
 
@@ -164,20 +144,12 @@ class SynthesisConfig:
     kappa_bias: float = -3.0
 
 
-@dataclass
-class Synthesis:
-    """What `SynthesisNet.synthesize` returns, one entry per batch item (on the CPU)."""
-
-    strokes: list[Tensor]  # (T_b, 3) sampled normalised offsets (the prime's points excluded)
-    phi: list[Tensor]  # (T_b, U_b + 1) φ(t, u) over the (prime +) text, u = 1..U_b+1 (Fig 13)
-    stopped: list[bool]  # True: ended by the §5.3 stop rule; False: reached the step cap
-    text: list[Tensor]  # (U_b,) the character ids the window read (prime text + text)
-
-
+@register_model
 class SynthesisNet(Configurable, nn.Module):
     """§5: handwriting conditioned on a character string through a soft window (eqs 46-53)."""
 
     kind = "synth"
+    needs = ("norm", "alphabet")  # in config.json beside the model config
     config_cls = SynthesisConfig
     inputs_targets = staticmethod(inputs_targets)
 
@@ -296,7 +268,7 @@ class SynthesisNet(Configurable, nn.Module):
         )  # fmt: skip
         new: SynthState = {"h1": hs[-1], "c1": c, "kappa": kappa, "w": ws[-1]}
         y = self._upper_and_head(xt, ws, hs, st, new).transpose(0, 1)
-        y = _clip_out(y, self.cfg.output_grad_clip)
+        y = clip_grad(y, self.cfg.output_grad_clip)  # §4.2: dL/dŷ clipped
         return (y, new, phi.transpose(0, 1)) if return_phi else (y, new)
 
     # ---- one step: sampling and the reference path ---------------------------------------
@@ -335,7 +307,7 @@ class SynthesisNet(Configurable, nn.Module):
             y, st, phi = self.step(x_t, st, chars, u)
             ys.append(y)
             phis.append(phi)
-        y = _clip_out(torch.stack(ys, 1), self.cfg.output_grad_clip)
+        y = clip_grad(torch.stack(ys, 1), self.cfg.output_grad_clip)
         return (y, st, torch.stack(phis, 1)) if return_phi else (y, st)
 
     # ---- sampling --------------------------------------------------------------------------
@@ -345,138 +317,10 @@ class SynthesisNet(Configurable, nn.Module):
     ) -> tuple[SynthState, Tensor]:
         """§5.5: read a real line (B,P,3) (0, x_1..x_{P-1}) clamped with `text` (the prime
         text followed by the text to write) -> (state, x_P (B,3), the next input)."""
-        with _eval_mode(self):
+        with eval_mode(self):
             _, st = self(inputs_targets(strokes)[0], text, text_mask)
         return st, strokes[:, -1]
 
-    @torch.inference_mode()
-    def synthesize(
-        self,
-        text: Tensor,
-        text_mask: Tensor | None = None,
-        bias: float = 0.0,
-        max_steps: int | None = None,
-        prime: tuple[Tensor, Tensor] | None = None,
-        generator: torch.Generator | None = None,
-        steps_per_char: int = STEPS_PER_CHAR,
-        precision: str = "fp32",
-    ) -> Synthesis:
-        """Write `text` (B,U) or (U,) character ids (0 = padding; text_mask default text != 0).
-
-        Each step samples x_{t+1} ~ Pr(· | y_t) with bias b (eqs 61-62) and feeds it back.
-        Item b ends at the first step t where φ(t, U_b+1) > φ(t, u) for all u <= U_b (§5.3),
-        keeping the points sampled before t, or after its cap: `max_steps` points, default
-        `steps_per_char` x its number of characters to write. Finished items leave the batch.
-
-        prime (§5.5): (strokes (P,3) or (B,P,3) normalised offsets of a real line, ids of its
-        text (U_p,) or (B,U_p), 0 = padding). The net reads the line clamped with prime text +
-        text, then writes freely; the result holds only the new points, and φ spans the
-        prime text + text. precision: the GEMMs' (`genseq.hand.sampler`; "auto": bf16 on CUDA
-        or a CPU with AMX / AVX512-BF16). Default fp32: on an AVX512-BF16 CPU without AMX bf16
-        sampled 1.0-1.15x as fast as fp32 at batch 1 (memory-bound GEMVs), not worth its
-        rounding."""
-        p = self.head.proj.weight
-        dev, dtype = p.device, p.dtype
-        bf16 = resolve(precision, dev) == "bf16" and dtype == torch.float32
-        low = torch.bfloat16 if bf16 else None
-        text = text.to(dev).reshape(-1, text.shape[-1])
-        mask = (text != 0) if text_mask is None else text_mask.to(dev).reshape(text.shape)
-        B = text.shape[0]
-        n_new = mask.sum(1)
-        if prime is not None and prime[0].numel() == 0:
-            prime = None  # no line to read: plain synthesis
-        if prime is not None:
-            pstrokes, ptext = prime
-            ptext = ptext.to(dev).reshape(-1, ptext.shape[-1]).expand(B, -1)
-            text, mask = _concat_texts(ptext, ptext != 0, text, mask)
-        lengths = mask.sum(1)
-        chars = self.encode_text(text, mask, dtype)
-        U = chars.shape[1]
-        u = u_grid(U, dev, dtype)
-        if max_steps is not None:
-            cap_list = [max_steps] * B
-        else:  # at least one step: an empty text then stops at once (§5.3), with no points
-            cap_list = [max(1, n * steps_per_char) for n in n_new.tolist()]
-        with _eval_mode(self), one_thread(dev):
-            if prime is not None:
-                pstrokes = pstrokes.to(dev, dtype).reshape(-1, pstrokes.shape[-2], 3)
-                st, x = self.prime(pstrokes.expand(B, -1, -1), text, mask)
-            else:
-                st = self.initial_state(B, dev, dtype)
-                x = torch.zeros(B, 3, device=dev, dtype=dtype)  # x_1 = null vector
-
-            # per-item stop rule (§5.3) on the active rows: u <= U_b inside, u = U_b+1 the end
-            outside = torch.arange(U + 1, device=dev).unsqueeze(0) >= lengths.unsqueeze(1)
-            end = lengths.unsqueeze(1)
-            active = list(range(B))  # batch items still writing, in row order
-            strokes: list[Tensor | None] = [None] * B
-            phis: list[Tensor | None] = [None] * B
-            stopped = [False] * B
-            seg_x: list[Tensor] = []  # points and φ since the active set last changed
-            seg_phi: list[Tensor] = []
-            t, next_cap = 0, min(cap_list, default=0)  # max_steps <= 0: no steps at all
-            step = SynthStep(self, B, low)
-            while active and next_cap > 0:
-                y, st, phi = step(x, st, chars, u)
-                stop = phi.gather(1, end).squeeze(1) > phi.masked_fill(outside, -torch.inf).amax(1)
-                x = _draw(y, self.cfg.n_mixtures, bias, generator)
-                seg_x.append(x)
-                seg_phi.append(phi)
-                t += 1
-                if t < next_cap and not bool(stop.any()):
-                    continue
-                stop_l = stop.tolist()
-                _store(strokes, phis, active, torch.stack(seg_x, 1), torch.stack(seg_phi, 1))
-                seg_x, seg_phi = [], []
-                keep = []
-                for r, b in enumerate(active):
-                    if stop_l[r] or t >= cap_list[b]:
-                        n = t - 1 if stop_l[r] else t  # a stop at t drops the point drawn at t
-                        strokes[b], phis[b], stopped[b] = strokes[b][:n], phis[b][:n], stop_l[r]
-                    else:
-                        keep.append(r)
-                active = [active[r] for r in keep]
-                if active:
-                    next_cap = min(cap_list[b] for b in active)
-                    if len(keep) < len(stop_l):  # finished rows leave the batch
-                        idx = torch.tensor(keep, device=dev)
-                        st = {k: v.index_select(_batch_dim(k), idx) for k, v in st.items()}
-                        x, chars = x.index_select(0, idx), chars.index_select(0, idx)
-                        outside, end = outside.index_select(0, idx), end.index_select(0, idx)
-        out_s, out_p, out_t = [], [], []
-        for b in range(B):
-            s, ph = strokes[b], phis[b]
-            L = int(lengths[b])
-            out_s.append(s.cpu() if s is not None else torch.zeros(0, 3))
-            out_p.append(ph[:, : L + 1].cpu() if ph is not None else torch.zeros(0, L + 1))
-            out_t.append(text[b, mask[b]].cpu())
-        return Synthesis(out_s, out_p, stopped, out_t)
-
-
-def _batch_dim(key: str) -> int:
-    return 1 if key in ("h", "c") else 0  # (N-1,B,H) upper-stack states, else (B,·)
-
-
-def _store(
-    strokes: list[Tensor | None],
-    phis: list[Tensor | None],
-    active: list[int],
-    xs: Tensor,
-    ps: Tensor,
-) -> None:
-    """Append a segment's rows (points xs (R,S,3), φ ps (R,S,U+1)) to each active item."""
-    for r, b in enumerate(active):
-        s, p = strokes[b], phis[b]
-        strokes[b] = xs[r] if s is None else torch.cat([s, xs[r]])
-        phis[b] = ps[r] if p is None else torch.cat([p, ps[r]])
-
-
-def _concat_texts(a: Tensor, a_mask: Tensor, b: Tensor, b_mask: Tensor) -> tuple[Tensor, Tensor]:
-    """Row-wise a[mask] + b[mask] (ids), left-aligned and padded with 0 -> (ids, mask)."""
-    rows = [torch.cat([a[i][a_mask[i]], b[i][b_mask[i]]]) for i in range(a.shape[0])]
-    U = max((len(r) for r in rows), default=0)
-    ids = a.new_zeros(len(rows), U)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = r
-    lengths = torch.tensor([len(r) for r in rows], device=a.device)
-    return ids, torch.arange(U, device=a.device).unsqueeze(0) < lengths.unsqueeze(1)
+    # Write text (batched; stop rule §5.3, bias eqs 61-62, priming §5.5): a method whose loop
+    # lives in genseq.hand.sampling.
+    synthesize = _synthesize

@@ -18,6 +18,7 @@ from genseq.hand.strokes import NormStats, split_strokes, to_absolute
 
 SVG_SUFFIXES = (".svg",)
 MPL_SUFFIXES = (".png", ".pdf", ".jpg", ".jpeg")
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")  # what `genseq.hand.figures.save_figure` writes
 
 
 def _as_numpy(points) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Handwriting from trained networks: load a model with its normalisation and alphabet, write
-text as lines (batched) or as a word-wrapped page, sample unconditionally.
+lines of text (batched, optionally in a `Style`), sample unconditionally. A whole page (word
+wrap, layout, files) is `genseq.hand.page.write_page`, built on `synthesize_text`.
 
 Characters outside the model's alphabet: the alphabet decides. The paper's 57-symbol alphabet
 folds digits and most punctuation into its non-letter class (§5); the full alphabet has no
@@ -20,13 +21,18 @@ from genseq import limits
 from genseq.errors import GenseqError
 from genseq.hand.alphabet import Alphabet
 from genseq.hand.fold import fold_char, fold_text
-from genseq.hand.layout import compose_page, wrap
-from genseq.hand.model import Synthesis
+from genseq.hand.model import PredictionNet, SynthesisNet
+from genseq.hand.sampling import Synthesis
 from genseq.hand.strokes import NormStats
+from genseq.hand.styles import Style
+from genseq.train.checkpoint import load_model
 
 
 @dataclass
 class HandModel:
+    """A trained handwriting network with the normalisation of its training set (and, for
+    synthesis, its alphabet), as `load_hand_model` returns it."""
+
     net: nn.Module
     stats: NormStats
     alphabet: Alphabet | None  # None for a prediction network
@@ -37,19 +43,18 @@ class HandModel:
         return self.config["kind"]
 
 
-def load_hand_model(model_dir: str | Path) -> HandModel:
-    """A run directory, or the name of a model shipped in genseq/pretrained (e.g. "synth")."""
-    from genseq.hand.recognize.read import load_named  # shipped names (issue 10)
-
-    net, cfg = load_named(model_dir)
-    if cfg["kind"] not in ("predict", "synth"):
-        raise GenseqError(f"{model_dir} holds a {cfg['kind']} model, not a handwriting model")
+def load_hand_model(name_or_dir: str | Path) -> HandModel:
+    """A prediction or synthesis network from a run directory or a shipped model's name."""
+    net, cfg = load_model(name_or_dir)
+    if not isinstance(net, (PredictionNet, SynthesisNet)):
+        raise GenseqError(f"{name_or_dir} holds a {cfg['kind']} model, not a handwriting model")
     stats = NormStats.from_json(cfg["norm"])
-    alphabet = Alphabet.from_json(cfg["alphabet"]) if cfg["kind"] == "synth" else None
+    alphabet = Alphabet.from_json(cfg["alphabet"]) if isinstance(net, SynthesisNet) else None
     return HandModel(net, stats, alphabet, cfg)
 
 
-def _generator(seed: int | None) -> torch.Generator | None:
+def generator(seed: int | None) -> torch.Generator | None:
+    """A seeded CPU generator, or None (torch's global stream) for seed None."""
     return torch.Generator().manual_seed(seed) if seed is not None else None
 
 
@@ -86,19 +91,44 @@ def fold_lines(alphabet: Alphabet, lines: list[str]) -> list[str]:
     return [t for t, _ in out]
 
 
-def _prime_text(text: str) -> str:
+def check_length(n_chars: int) -> None:
+    """At most limits.MAX_WRITE_CHARS characters to write."""
+    if n_chars > limits.MAX_WRITE_CHARS:
+        raise GenseqError(
+            f"the text has {n_chars:,} characters; the limit is {limits.MAX_WRITE_CHARS:,}"
+        )
+
+
+def prime_text(text: str) -> str:
     """§5.5 reads the style's text followed by the new text: keep a space between them, so the
     new text starts a new word after the style's last one."""
     text = " ".join(text.split())
     return text if not text or text.endswith(" ") else text + " "
 
 
-def synthesize_lines(
+def _prime(model: HandModel, style: Style) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the style's normalised offsets, ids of its text + a space) to prime with (§5.5)."""
+    assert model.alphabet is not None
+    if not style.text.strip():
+        raise GenseqError("the style has no text")
+    bad = model.alphabet.missing(style.text)
+    if bad:
+        raise GenseqError(
+            f"the text of the style{f' ({style.source})' if style.source else ''} has "
+            f"characters the model cannot read: {', '.join(repr(c) for c in bad)}"
+        )
+    p_ids, _ = encode_lines(model.alphabet, [prime_text(style.text)])
+    points = np.asarray(style.offsets_for(model.stats))
+    return torch.as_tensor(points, dtype=torch.float32), p_ids[0]
+
+
+def synthesize_text(
     model: HandModel,
     lines: list[str],
     bias: float = 0.0,
-    style: tuple[np.ndarray, str] | None = None,
-    seed: int | None = None,
+    style: Style | None = None,
+    rng: torch.Generator | None = None,
+    trim_prime: bool = True,
     strict: bool = False,
 ) -> Synthesis:
     """Write `lines` (non-empty strings) in one batch -> the raw `Synthesis` (normalised
@@ -106,30 +136,20 @@ def synthesize_lines(
     Each line stops after limits.STEPS_PER_CHAR points per character at most; all lines
     together hold at most limits.MAX_WRITE_CHARS characters (limits.MAX_WRITE_STEPS points).
 
-    style: (normalised strokes (P,3), their text) of a line to prime with (§5.5).
+    style: a line to write like (§5.5); `trim_prime` drops the stray finish of its last stroke
+    (`trim_prime_tail`). bias: eqs 61-62. rng: the random stream (`generator(seed)`).
     strict: refuse characters the alphabet lacks instead of folding them (genseq.hand.fold)."""
     if model.alphabet is None:
         raise GenseqError("writing text needs a synthesis model (hand train --task synth)")
     check_length(sum(len(s) for s in lines))
     ids, mask = encode_lines(model.alphabet, lines, strict)
     check_length(int(mask.sum()))  # after folding (… -> ...)
-    prime = None
-    if style is not None:
-        strokes, text = style
-        if not text.strip():
-            raise GenseqError("the style has no text")
-        p_ids, _ = encode_lines(model.alphabet, [_prime_text(text)])
-        prime = (torch.as_tensor(np.asarray(strokes), dtype=torch.float32), p_ids[0])
-    syn = model.net.synthesize(ids, mask, bias=bias, prime=prime, generator=_generator(seed),
+    prime = _prime(model, style) if style is not None else None
+    syn = model.net.synthesize(ids, mask, bias=bias, prime=prime, generator=rng,
                                steps_per_char=limits.STEPS_PER_CHAR)  # fmt: skip
-    return syn if prime is None else trim_prime_tail(syn, int((prime[1] != 0).sum()))
-
-
-def check_length(n_chars: int) -> None:
-    if n_chars > limits.MAX_WRITE_CHARS:
-        raise GenseqError(
-            f"the text has {n_chars:,} characters; the limit is {limits.MAX_WRITE_CHARS:,}"
-        )
+    if prime is None or not trim_prime:
+        return syn
+    return trim_prime_tail(syn, int((prime[1] != 0).sum()))
 
 
 def trim_prime_tail(syn: Synthesis, n_prime: int) -> Synthesis:
@@ -147,85 +167,13 @@ def trim_prime_tail(syn: Synthesis, n_prime: int) -> Synthesis:
     return Synthesis(strokes, phis, syn.stopped, syn.text)
 
 
-def write_lines(
-    model: HandModel,
-    lines: list[str],
-    bias: float = 0.0,
-    style: tuple[np.ndarray, str] | None = None,
-    seed: int | None = None,
-    strict: bool = False,
-) -> list[np.ndarray]:
-    """Write every line in one batch; returns de-normalised offsets (N, 3) per line.
-
-    style: (normalised strokes (P,3), their text) of a real line to prime with (§5.5)."""
-    return lines_of(model, lines, _synthesize_nonempty(model, lines, bias, style, seed, strict))
-
-
-def _synthesize_nonempty(
-    model: HandModel,
-    lines: list[str],
-    bias: float,
-    style: tuple[np.ndarray, str] | None,
-    seed: int | None,
-    strict: bool = False,
-) -> Synthesis | None:
-    if model.alphabet is None:
-        raise GenseqError("writing text needs a synthesis model (hand train --task synth)")
-    nonempty = [s for s in lines if s.strip()]
-    return synthesize_lines(model, nonempty, bias, style, seed, strict) if nonempty else None
-
-
-def lines_of(model: HandModel, lines: list[str], syn: Synthesis | None) -> list[np.ndarray]:
-    """De-normalised offsets per line; `syn` holds the non-empty lines in order (blank lines
-    get no points)."""
-    empty = np.zeros((0, 3), np.float32)
-    if syn is None:
-        return [empty for _ in lines]
-    it = iter(model.stats.denormalise(s.numpy()) for s in syn.strokes)
-    return [next(it) if s.strip() else empty for s in lines]
-
-
-def write_page(
-    model: HandModel,
-    text: str,
-    width: int = 40,
-    bias: float = 0.0,
-    style: tuple[np.ndarray, str] | None = None,
-    seed: int | None = None,
-    strict: bool = False,
-) -> np.ndarray:
-    """Word-wrap `text` into lines of ≤ `width` characters, write them as one batch and lay
-    them out as a page: absolute points (x, y, e), y up."""
-    return write_page_synthesis(model, text, width, bias, style, seed, strict)[0]
-
-
-def write_page_synthesis(
-    model: HandModel,
-    text: str,
-    width: int = 40,
-    bias: float = 0.0,
-    style: tuple[np.ndarray, str] | None = None,
-    seed: int | None = None,
-    strict: bool = False,
-) -> tuple[np.ndarray, Synthesis]:
-    """`write_page`, also returning the `Synthesis` of its non-empty lines (for figures)."""
-    check_length(len(text))
-    if not text.strip():
-        raise GenseqError("nothing to write: the text is empty")
-    lines = wrap(text, width)
-    syn = _synthesize_nonempty(model, lines, bias, style, seed, strict)
-    assert syn is not None
-    written = lines_of(model, lines, syn)
-    return compose_page([w if len(w) else None for w in written]), syn
-
-
 def sample_unconditional(
     model: HandModel, steps: int, bias: float = 0.0, seed: int | None = None
 ) -> np.ndarray:
     """§4: `steps` points from a prediction network; de-normalised offsets."""
-    if model.kind != "predict":
+    if model.alphabet is not None:
         raise GenseqError("unconditional sampling needs a prediction model (--task predict)")
     if not 1 <= steps <= limits.MAX_SAMPLE_STEPS:
         raise GenseqError(f"--steps must be between 1 and {limits.MAX_SAMPLE_STEPS:,}")
-    pts = model.net.sample(steps, bias=bias, generator=_generator(seed))
+    pts = model.net.sample(steps, bias=bias, generator=generator(seed))
     return model.stats.denormalise(pts.numpy())

@@ -10,8 +10,8 @@
   [W_ih, W_hh] columns placed to match, packed once per `synthesize` call
   (`genseq.nn.scan.Linear`), and its two biases summed; layer n's new h^n is written into
   its slot in place, after the GEMM that read h^n_{t-1}.
-- the cell update in place (`genseq.nn.scan.cell_forward`), the window's κ accumulated in
-  place, the drawn point written straight into Z's x slot.
+- the cell update in place (`genseq.nn.scan.cell_forward`), the window (eqs 46-51) by
+  `genseq.nn.window.window_step`, the drawn point written straight into Z's x slot.
 - bf16 (`low`): the weights and Z in bf16, so the GEMMs are bf16 matrix-vector products with
   fp32 accumulation (on a CPU with AVX512-BF16: ~1.5x the fp32 rate at batch 1, half the
   memory traffic); gate pre-activations, cell state c, the window (eqs 46-51, κ) and the MDN
@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from genseq.nn.scan import Linear, cell_forward
-from genseq.nn.window import window_phi
+from genseq.nn.window import window_step
 
 SynthState = dict[str, Tensor]
 
@@ -127,14 +127,12 @@ class SynthStep:
         φ(t, ·) (B,U+1)."""
         if state is not self.state:
             self._load(state, x)
-        Z, K, U = self.Z, self.K, chars.shape[1]
+        Z = self.Z
         Z[:, self.o_x : self.o_w] = x
         h1 = self._cell(0)  # eq 52, eqs 7-11
         p = torch.addmm(self.b_p, h1.to(self.dtype), self.wp_t)  # eq 48: (α̂, β̂, κ̂)
-        e = p[:, K:].exp()  # eqs 50-51: β, exp κ̂
-        self.kappa.add_(e[:, K:])  # eq 51, in fp32
-        phi = window_phi(p[:, :K], e[:, :K], self.kappa, u)  # eq 46
-        w = torch.bmm(phi[:, :U].unsqueeze(1), chars).squeeze(1)  # eq 47
+        w, kappa, phi = window_step(p, self.kappa, chars, u)  # eqs 46-51, fp32
+        self.kappa.copy_(kappa)  # the state's κ is this buffer
         Z[:, self.o_w : self.o_w + self.A] = w
         for n in range(1, self.N):  # eq 53
             self._cell(n)

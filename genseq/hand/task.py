@@ -53,8 +53,9 @@ from genseq.errors import GenseqError
 from genseq.hand.model import inputs_targets
 from genseq.nn.clip import per_sequence_clips
 from genseq.nn.mdn import mdn_mean, mdn_nll, split_params
+from genseq.nn.util import eval_mode
+from genseq.train.config import Carry
 from genseq.train.noisy import group_rows
-from genseq.train.trainer import Carry
 
 Batch = dict[str, Any]
 
@@ -230,28 +231,23 @@ class HandTask:
 def evaluate(model: nn.Module, batches: Batcher, max_batches: int = 0) -> dict[str, float]:
     """Whole lines of `batches` (epoch 0): nats = mean per-sequence L(x) (eq 26, Table 3),
     nats_point, sse / sse_xy (mean per point, see the module docstring), counts."""
-    was = model.training
-    model.eval()
     nll_sum = sse = sse_xy = 0.0
     points = seqs = 0
     n = len(batches) if max_batches <= 0 else min(max_batches, len(batches))
-    try:
-        with torch.no_grad():
-            for i in range(n):
-                b = batches.batch(0, i)
-                inputs, targets = inputs_targets(b["strokes"])
-                mask = scored_mask(b)
-                y_hat, _ = run_model(model, inputs, b)
-                params = split_params(y_hat, model.n_mixtures)
-                nll_sum += mdn_nll(params, targets, mask).sum().item()
-                err = (mdn_mean(params) - targets).square()
-                err = torch.where(mask.unsqueeze(-1), err, torch.zeros_like(err))  # NaN-safe
-                sse += err.sum().item()
-                sse_xy += err[..., :2].sum().item()
-                points += int(mask.sum())
-                seqs += int(mask.any(1).sum())
-    finally:
-        model.train(was)
+    with eval_mode(model), torch.no_grad():
+        for i in range(n):
+            b = batches.batch(0, i)
+            inputs, targets = inputs_targets(b["strokes"])
+            mask = scored_mask(b)
+            y_hat, _ = run_model(model, inputs, b)
+            params = split_params(y_hat, model.n_mixtures)
+            nll_sum += mdn_nll(params, targets, mask).sum().item()
+            err = (mdn_mean(params) - targets).square()
+            err = torch.where(mask.unsqueeze(-1), err, torch.zeros_like(err))  # NaN-safe
+            sse += err.sum().item()
+            sse_xy += err[..., :2].sum().item()
+            points += int(mask.sum())
+            seqs += int(mask.any(1).sum())
     if seqs == 0:
         raise GenseqError("the validation data has no points")
     return {

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genseq.nn.clip import clip_threshold
+from genseq.nn.clip import clip_grad
 from genseq.nn.precision import gemm_dtype, no_autocast
 from genseq.nn.scan import linear, lstm_scan
 
@@ -48,24 +48,6 @@ class LSTMConfig:
     skip_input: bool = True  # eq. 2: x_t feeds every layer, not only the first
     skip_output: bool = True  # eq. 3: every layer feeds the output; False: only the top (nn.LSTM)
     grad_clip: float = 0.0  # Graves: clip d loss / d pre-activations to [-v, v] (0 = off)
-
-
-class _ClipGrad(torch.autograd.Function):
-    """Identity forward; backward clamps the incoming derivative to [-v, v]."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, v: float) -> Tensor:  # type: ignore[override]
-        ctx.v = v
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, g: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
-        return g.clamp(-ctx.v, ctx.v), None
-
-
-def clip_grad(x: Tensor, v: float) -> Tensor:
-    """x in forward; its gradient clamped to [-v, v] in backward (v <= 0: no-op)."""
-    return _ClipGrad.apply(x, clip_threshold(v)) if v > 0 else x  # genseq.nn.clip
 
 
 def cell_update(gates: Tensor, c: Tensor, peep: Tensor | None = None) -> State:

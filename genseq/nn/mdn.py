@@ -17,7 +17,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from genseq.nn.clip import clip_threshold
 from genseq.nn.scan import linear
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -139,23 +138,6 @@ def sequence_nll(
     """eq 26: L(x) = Σ_t -log Pr(x_{t+1} | y_t) per sequence, in nats; dim is the time dim of
     the per-point loss (default: last, i.e. (B, T) -> (B,))."""
     return mdn_nll(params, target, mask).sum(dim)
-
-
-class _ClipGrad(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, value: float) -> torch.Tensor:
-        ctx.value = value
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return grad.clamp(-ctx.value, ctx.value), None
-
-
-def clip_grad(x: torch.Tensor, value: float = 100.0) -> torch.Tensor:
-    """Identity forward; backward clamps dL/dx to [-value, value] (§4.2: output derivatives
-    clipped to [-100, 100]). Apply to ŷ before split_params."""
-    return _ClipGrad.apply(x, clip_threshold(value))  # per sequence: genseq.nn.clip
 
 
 @torch.no_grad()

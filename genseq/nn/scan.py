@@ -310,10 +310,14 @@ def lstm_scan(
 
 
 class _SynthScan(torch.autograd.Function):
-    """Layer 1 + window (eqs 46-52). Per step: gates = b + [x_t, w_{t-1}, h_{t-1}] W^T with
-    W = [W_ih, W_hh] (W_ih reads [x, w], eq 52) and b = b_ih + b_hh; the cell gives h_t;
-    (α̂, β̂, κ̂) = W_p h_t + b_p; β = exp β̂, κ_t = κ_{t-1} + exp κ̂;
-    φ(u) = Σ_k exp(α̂_k - β_k (κ_k - u)²); w_t = Σ_{u<=U} φ(u) c_u.
+    """Layer 1 + window, fused: eq 52 and eqs 7-11 (layer 1), eqs 48-51 and 46-47 (the
+    window, written once in `genseq.nn.window`, here again in place with its hand-written
+    backward). Per step: gates = b + [x_t, w_{t-1}, h_{t-1}] W^T with W = [W_ih, W_hh] (W_ih
+    reads [x, w], eq 52) and b = b_ih + b_hh; the cell gives h_t; (α̂, β̂, κ̂) = W_p h_t + b_p;
+    β = exp β̂, κ_t = κ_{t-1} + exp κ̂; φ(u) = Σ_k exp(α̂_k - β_k (κ_k - u)²);
+    w_t = Σ_{u<=U} φ(u) c_u. tests/nn/test_scan.py::test_synth_scan_equals_autograd_loop
+    proves values and every gradient equal to `LSTMLayer.cell` + `SoftWindow` stepped under
+    autograd (and ::test_synth_scan_gradcheck the backward against finite differences).
 
     x_t rides in the per-step GEMM (3 more columns) rather than in a hoisted input
     projection: a K = 3 GEMM over the sequence, its bias add and its (T,B,4H) result cost

@@ -27,21 +27,51 @@ def window_phi(
     return torch.exp(log_alpha.unsqueeze(-1) - beta.unsqueeze(-1) * d * d).sum(1)
 
 
+def window_params(
+    p: torch.Tensor, kappa_prev: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(α̂, β̂, κ̂) = p (B,3K), the projection of eq 48 -> (log α, β, κ_t), each (B,K)."""
+    alpha_hat, beta_hat, kappa_hat = p.chunk(3, dim=-1)
+    # eq 49: α = exp(α̂) (kept as log α = α̂); eq 50: β = exp(β̂); eq 51: κ_t = κ_{t-1} + exp(κ̂)
+    return alpha_hat, torch.exp(beta_hat), kappa_prev + torch.exp(kappa_hat)
+
+
+def window_vector(
+    phi: torch.Tensor, chars: torch.Tensor, char_mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """eq 47: w_t = Σ_{u<=U} φ(t,u) c_u; phi (B,>=U), chars (B,U,A) one-hot -> (B,A).
+    char_mask (B,U) bool leaves padded characters out (or pass chars already masked)."""
+    phi_c = phi[:, : chars.shape[1]]
+    if char_mask is not None:
+        phi_c = phi_c * char_mask.to(phi.dtype)
+    return torch.bmm(phi_c.unsqueeze(1), chars).squeeze(1)
+
+
+def window_step(
+    p: torch.Tensor,
+    kappa_prev: torch.Tensor,
+    chars: torch.Tensor,
+    u: torch.Tensor,
+    char_mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step of the window from its projection p = W h^1_t + b (B,3K) (eq 48):
+    eqs 49-51, 46, 47 -> w_t (B,A), κ_t (B,K), φ(t, ·) (B,U+1) on u = 1..U+1."""
+    log_alpha, beta, kappa = window_params(p, kappa_prev)  # eqs 49-51
+    phi = window_phi(log_alpha, beta, kappa, u)  # eq 46
+    return window_vector(phi, chars, char_mask), kappa, phi  # eq 47
+
+
 class SoftWindow(nn.Module):
-    """One time step of the window: h^1_t -> (w_t, κ_t, φ(t, ·))."""
+    """One time step of the window: h^1_t -> (w_t, κ_t, φ(t, ·)).
+
+    The training path does not call this module step by step: `genseq.nn.scan.synth_scan`
+    fuses layer 1 and eqs 46-51 into one kernel with a hand-written backward; tests/nn/
+    test_scan.py::test_synth_scan_equals_autograd_loop proves it equal to this module."""
 
     def __init__(self, in_features: int, n_components: int = 10):
         super().__init__()
         self.n_components = n_components
         self.proj = nn.Linear(in_features, 3 * n_components)  # eq 48: (α̂, β̂, κ̂) = W h^1_t + b
-
-    def params(
-        self, h1: torch.Tensor, kappa_prev: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(log α, β, κ_t), each (B,K) (eqs 48-51)."""
-        alpha_hat, beta_hat, kappa_hat = self.proj(h1).chunk(3, dim=-1)  # eq 48
-        # eq 49: α = exp(α̂) (kept as log α = α̂); eq 50: β = exp(β̂); eq 51: κ_t = κ_{t-1} + exp(κ̂)
-        return alpha_hat, torch.exp(beta_hat), kappa_prev + torch.exp(kappa_hat)
 
     def forward(
         self,
@@ -58,16 +88,9 @@ class SoftWindow(nn.Module):
         Passing chars already multiplied by the mask and char_mask=None gives the same w and
         saves a multiply per step.
         """
-        U = chars.shape[1]
         if u is None:
-            u = u_grid(U, device=h1.device, dtype=h1.dtype)
-        log_alpha, beta, kappa = self.params(h1, kappa_prev)
-        phi = window_phi(log_alpha, beta, kappa, u)  # eq 46, (B, U+1)
-        phi_c = phi[:, :U]
-        if char_mask is not None:
-            phi_c = phi_c * char_mask.to(phi.dtype)
-        w = torch.bmm(phi_c.unsqueeze(1), chars).squeeze(1)  # eq 47: w_t = Σ_u φ(t,u) c_u
-        return w, kappa, phi
+            u = u_grid(chars.shape[1], device=h1.device, dtype=h1.dtype)
+        return window_step(self.proj(h1), kappa_prev, chars, u, char_mask)  # eqs 46-51
 
 
 def phi_end(phi: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

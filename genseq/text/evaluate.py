@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from genseq.nn.util import eval_mode
 from genseq.text.model import TextModel, nll
 
 
@@ -55,28 +56,26 @@ def evaluate(
     batches = StreamBatches(data, batch_size, seq_len)
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()} if dynamic else None
     opt = torch.optim.SGD(model.parameters(), lr=dynamic_lr) if dynamic else None
-    was_training = model.training
-    model.eval()
     total, wrong, n = 0.0, 0, 0
     state = None
     try:
-        for i in tqdm(range(len(batches)), disable=not progress, unit="seg", desc="eval"):
-            x, y = batches.batch(i)
-            with torch.set_grad_enabled(dynamic):
-                logits, state = model(x, state)
-                loss = nll(logits, y)
-            total += loss.sum().item()
-            wrong += (logits.argmax(-1) != y).sum().item()
-            n += y.numel()
-            if opt is not None:
-                opt.zero_grad(set_to_none=True)
-                loss.mean().backward()
-                opt.step()
-            state = (state[0].detach(), state[1].detach())
+        with eval_mode(model):
+            for i in tqdm(range(len(batches)), disable=not progress, unit="seg", desc="eval"):
+                x, y = batches.batch(i)
+                with torch.set_grad_enabled(dynamic):
+                    logits, state = model(x, state)
+                    loss = nll(logits, y)
+                total += loss.sum().item()
+                wrong += (logits.argmax(-1) != y).sum().item()
+                n += y.numel()
+                if opt is not None:
+                    opt.zero_grad(set_to_none=True)
+                    loss.mean().backward()
+                    opt.step()
+                state = (state[0].detach(), state[1].detach())
     finally:
         if saved is not None:
             model.load_state_dict(saved)
-        model.train(was_training)
     return TextMetrics(
         nats=total / max(n, 1), error=100.0 * wrong / max(n, 1), symbols=n, level=level
     )

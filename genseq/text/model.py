@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genseq.errors import GenseqError
 from genseq.nn.lstm import DeepLSTM, LSTMConfig, State
-from genseq.train.checkpoint import Configurable
+from genseq.text.corpus import Vocab
+from genseq.train.checkpoint import load_model
+from genseq.train.registry import Configurable, register_model
 
 
 @dataclass
@@ -23,8 +27,10 @@ class TextModelConfig:
     embed_size: int = 0  # 0: one-hot input as in the paper; >0: learned embedding (word level)
 
 
+@register_model
 class TextModel(Configurable, nn.Module):
     kind = "text"
+    needs = ("vocab",)  # in config.json beside the model config
     config_cls = TextModelConfig
 
     def __init__(self, cfg: TextModelConfig):
@@ -68,5 +74,18 @@ def nll(logits: Tensor, targets: Tensor) -> Tensor:
     return F.cross_entropy(flat, targets.flatten(), reduction="none").view_as(targets)
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+@dataclass
+class LanguageModel:
+    """A trained text model with its vocabulary, as `load_text_model` returns it."""
+
+    net: TextModel
+    vocab: Vocab
+    config: dict  # config.json: the model's, the vocabulary's, the run's settings
+
+
+def load_text_model(name_or_dir: str | Path) -> LanguageModel:
+    """A text model from a run directory or a shipped model's name, with its vocabulary."""
+    net, cfg = load_model(name_or_dir)
+    if not isinstance(net, TextModel):
+        raise GenseqError(f"{name_or_dir} holds a {cfg['kind']} model, not a text model")
+    return LanguageModel(net, Vocab.from_json(cfg["vocab"]), cfg)

@@ -10,8 +10,8 @@ from genseq.nn.clip import per_sequence_clips
 from genseq.text.corpus import Corpus, StreamBatches
 from genseq.text.evaluate import display, evaluate
 from genseq.text.model import TextModel, nll
+from genseq.train.config import Carry
 from genseq.train.noisy import group_rows
-from genseq.train.trainer import Carry
 
 
 class TextTask:

@@ -1,6 +1,7 @@
 """One checkpoint format for every model: safetensors for tensors, JSON for the rest.
 
-A model directory holds `model.safetensors` + `config.json` (what `load_model` needs) and,
+A model directory holds `model.safetensors` + `config.json` (what `load_model` needs; a
+shipped model has the same two files under its name, `genseq.train.pretrained`) and,
 while training, `checkpoint.safetensors`: weights, optimizer state, RNG state and carried
 hidden state as tensors, everything else (step, data position, lr, ...) as JSON in the
 safetensors metadata, so one atomic rename publishes a consistent checkpoint.
@@ -10,11 +11,9 @@ Nothing here ever unpickles.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +24,9 @@ from torch import nn
 
 from genseq.errors import GenseqError
 from genseq.limits import MAX_CONFIG_BYTES
-from genseq.train.validate import check_size, check_symbols, validate_config
-
-# kind -> "module:Class"; each class has `config_dict()` and `from_config(dict)`
-MODEL_KINDS = {
-    "text": "genseq.text.model:TextModel",
-    "predict": "genseq.hand.model:PredictionNet",
-    "synth": "genseq.hand.model:SynthesisNet",
-    "recog": "genseq.hand.recognize.model:Recognizer",
-}
-
-NEEDS = {"text": ("vocab",), "predict": ("norm",), "synth": ("norm", "alphabet")}  # in config.json
-
-
-class Configurable:
-    """A model rebuilt from its JSON config: `cfg` is an instance of the dataclass
-    `config_cls`; `config_dict` / `from_config` are what `save_model` / `load_model` call."""
-
-    config_cls: type
-    cfg: Any
-
-    def config_dict(self) -> dict:
-        return asdict(self.cfg)
-
-    @classmethod
-    def from_config(cls, d: dict, where: str = "the model config"):
-        """The model `d` describes, validated first (genseq.train.validate)."""
-        cfg = cls.config_cls(**validate_config(cls.config_cls, d, where))
-        check_size(cls, cfg, where)
-        return cls(cfg)
+from genseq.train.pretrained import ModelFiles, as_float32, locate
+from genseq.train.registry import model_class, model_kinds
+from genseq.train.validate import check_symbols
 
 
 def atomic_write(path: Path, write) -> None:
@@ -135,46 +108,67 @@ def save_model(out_dir: Path, model: nn.Module, extra: dict[str, Any] | None = N
     atomic_write_text(out_dir / "config.json", json.dumps(config, indent=2) + "\n")
 
 
-def read_config(model_dir: Path) -> dict[str, Any]:
-    model_dir = Path(model_dir)
-    cfg_path = model_dir / "config.json"
+def read_config(model: str | Path | ModelFiles) -> dict[str, Any]:
+    """The config of a run directory (config.json) or of a shipped model (NAME.json)."""
+    files = model if isinstance(model, ModelFiles) else locate(model)
+    cfg_path = files.config
     if not cfg_path.is_file():
-        raise GenseqError(f"{model_dir} is not a genseq model directory (no config.json)")
+        raise GenseqError(f"{cfg_path.parent} is not a genseq model directory (no config.json)")
     if cfg_path.stat().st_size > MAX_CONFIG_BYTES:
         raise GenseqError(f"{cfg_path} is over {MAX_CONFIG_BYTES:,} bytes: not a genseq config")
     try:
         cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise GenseqError(f"{cfg_path} is not valid JSON ({e})") from None
-    if not isinstance(cfg, dict) or str(cfg.get("kind")) not in MODEL_KINDS or "model" not in cfg:
+    if not isinstance(cfg, dict) or str(cfg.get("kind")) not in model_kinds() or "model" not in cfg:
         raise GenseqError(f"{cfg_path} does not describe a genseq model")
-    missing = [k for k in NEEDS.get(cfg["kind"], ()) if k not in cfg]
+    missing = [k for k in model_class(cfg["kind"]).needs if k not in cfg]
     if missing:
         raise GenseqError(f"{cfg_path} lacks {', '.join(missing)}")
     return cfg
 
 
-def model_class(kind: str) -> type:
-    mod, cls = MODEL_KINDS[kind].split(":")
-    return getattr(importlib.import_module(mod), cls)
-
-
-def load_model(model_dir: Path, weights: str = "model.safetensors") -> tuple[nn.Module, dict]:
-    """Rebuild a model from config.json and load its weights; returns (model, config)."""
-    cfg = read_config(model_dir)
-    where = str(Path(model_dir) / "config.json")
+def load_model(
+    name_or_dir: str | Path, weights: str = "model.safetensors"
+) -> tuple[nn.Module, dict]:
+    """Rebuild a model from its config and load its weights (float16 storage loads as
+    float32); returns (model in eval mode, config). `name_or_dir`: a run directory (its
+    `weights` file) or a shipped model's name."""
+    files = locate(name_or_dir, weights)
+    cfg = read_config(files)
+    where = str(files.config)
     model = model_class(cfg["kind"]).from_config(cfg["model"], where)
     check_symbols(cfg, model.cfg, where)
-    tensors, _ = load_tensors(Path(model_dir) / weights)
+    tensors, _ = load_tensors(files.weights)
     try:
-        model.load_state_dict(tensors)
+        model.load_state_dict(as_float32(tensors))
     except RuntimeError as e:
         first = str(e).strip().splitlines()
         raise GenseqError(
-            f"weights in {model_dir} do not match its config.json: {first[-1]}"
+            f"weights of {name_or_dir} do not match its config: {first[-1]}"
         ) from None
     model.eval()
     return model, cfg
+
+
+def init_weights(model: nn.Module, name_or_dir: str | Path) -> None:
+    """Start `model` (a new run) from the weights of the model at `name_or_dir`, which must be
+    of the same kind and the same model config."""
+    source, cfg = load_model(name_or_dir)
+    kind = model.kind  # type: ignore[attr-defined]
+    if cfg["kind"] != kind:
+        raise GenseqError(f"{name_or_dir} holds a {cfg['kind']} model, not a {kind} model")
+    mine, theirs = model.config_dict(), cfg["model"]  # type: ignore[attr-defined]
+    diff = [
+        f"{k} {theirs.get(k)!r} there, {mine.get(k)!r} here"
+        for k in sorted(mine.keys() | theirs.keys())
+        if mine.get(k) != theirs.get(k)
+    ]
+    if diff:
+        raise GenseqError(
+            f"cannot start from {name_or_dir}: its model config differs ({'; '.join(diff)})"
+        )
+    model.load_state_dict(source.state_dict())
 
 
 # ---- optimizer state ------------------------------------------------------------------------

@@ -27,12 +27,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 from tqdm import tqdm
 
 from genseq.errors import GenseqError
@@ -41,64 +41,10 @@ from genseq.nn.noise import AdaptiveWeightNoise
 from genseq.train import checkpoint as ckpt
 from genseq.train import distributed as ddp
 from genseq.train import guard
+from genseq.train.config import RESUME_FIELDS, Carry, Task, TrainConfig
 from genseq.train.noisy import noisy_backward
 from genseq.train.optim import make_optimizer
 from genseq.train.validate import check_train_config
-
-Carry = dict[str, Tensor] | None
-
-
-class Task(Protocol):
-    unit: str  # what one loss term is: "char", "word", "point", "sequence"
-
-    def num_batches(self) -> int: ...  # per epoch
-
-    def loss(
-        self, model: nn.Module, epoch: int, i: int, carry: Carry
-    ) -> tuple[Tensor, float, Carry]:
-        """Loss of batch i of `epoch` (mean, for backward), its number of units, new carry."""
-        ...
-
-    def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Validation metrics; must contain `primary` (lower is better)."""
-        ...
-
-    primary: str
-
-    def display(self, nats_per_unit: float) -> dict[str, float]:
-        """Human-facing train metrics from mean nats per unit (e.g. {"bpc": ...})."""
-        ...
-
-
-@dataclass
-class TrainConfig:
-    optimizer: str = "adam"  # adam | rmsprop-graves | sgd
-    lr: float = 1e-3
-    momentum: float = 0.9
-    clip: float = 1.0  # global gradient-norm clip (0 = off)
-    weight_noise: float = 0.0  # std of Gaussian weight noise (§3)
-    noise_groups: int = 1  # weight noise drawn for each of G groups of a batch's sequences
-    adaptive_noise: float = 0.0  # > 0: adaptive weight noise (Graves 2011), initial σ
-    steps: int = 0  # stop after this many updates (0 = no limit)
-    epochs: float = 0.0  # ... or epochs
-    minutes: float = 0.0  # ... or wall-clock minutes of this invocation
-    eval_every: int = 500  # updates between validations
-    checkpoint_every: float = 120.0  # seconds between checkpoints
-    lr_decay: float = 0.5  # multiply lr by this after `patience` evaluations without progress
-    patience: int = 2
-    min_lr: float = 1e-6
-    seed: int = 0
-    log_every: int = 20  # updates between metrics.jsonl lines
-    precision: str = "fp32"  # fp32 | bf16 (resolved from auto; genseq.nn.precision)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-
-STOP_FIELDS = ("steps", "epochs", "minutes")  # may change on --resume; the rest may not
-RESUME_FIELDS = STOP_FIELDS + ("precision",)  # a run resumes in any precision (fp32 weights)
 
 
 @contextmanager
@@ -394,6 +340,38 @@ class Trainer:
     def fit(self, resume: bool = False, lr: float | None = None) -> dict[str, Any]:
         """Train until a limit; `resume` continues the run in `out`, `lr` (resume only)
         replaces its learning rate."""
+        nb = self._start(resume, lr)
+        limit = self._limit(nb)
+        t0 = time.time()
+        deadline = t0 + self.cfg.minutes * 60 if self.cfg.minutes > 0 else math.inf
+        bar = tqdm(
+            total=limit or None,
+            initial=self.step,
+            disable=not (self.progress and self.main),
+            unit="step",
+            dynamic_ncols=True,
+            mininterval=1.0,
+        )
+        interrupted = failed = terminated = False
+        try:
+            with stop_on_sigterm() as term:
+                terminated = self._loop(nb, limit, t0, deadline, bar, term)
+        except KeyboardInterrupt:
+            interrupted = True
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            bar.close()
+            if self.world == 1 or not (interrupted or failed):
+                self.save_checkpoint()  # nothing lost on Ctrl-C or a crash (single process)
+        if interrupted or terminated:  # SIGTERM: every rank saved the checkpoint above
+            raise KeyboardInterrupt
+        self._finish()
+        return {"step": self.step, "best": self.best, "minutes": (time.time() - t0) / 60}
+
+    def _start(self, resume: bool, lr: float | None) -> int:
+        """Resume (or start afresh) in `out`; returns the number of batches per epoch."""
         self.out.mkdir(parents=True, exist_ok=True)
         if self.main:  # temporary files of writes cut short by a kill (atomic_write)
             for stale in self.out.glob(".*.tmp"):
@@ -410,85 +388,76 @@ class Trainer:
             raise GenseqError("the training data is too small for one batch")
         if self.pending_eval:  # interrupted while validating: validate first, as it would have
             self.evaluate()
-        limit = self._limit(nb)
-        t0 = last_ckpt = time.time()
-        deadline = t0 + self.cfg.minutes * 60 if self.cfg.minutes > 0 else math.inf
-        bar = tqdm(
-            total=limit or None,
-            initial=self.step,
-            disable=not (self.progress and self.main),
-            unit="step",
-            dynamic_ncols=True,
-            mininterval=1.0,
+        return nb
+
+    def _loop(
+        self, nb: int, limit: int, t0: float, deadline: float, bar: tqdm, term: list[bool]
+    ) -> bool:
+        """Updates until the step limit, the deadline or SIGTERM (then returns True), with
+        logging, validation and periodic checkpoints."""
+        last_ckpt = t0
+        win = [0.0, time.time()]  # units since the last log line, and when it was written
+        stop = terminated = False
+        while (limit == 0 or self.step < limit) and not (stop or terminated):
+            epoch, i = divmod(self.step, nb)
+            if i == 0:
+                self.carry = None  # a new epoch starts its streams from a zero state
+            loss, units = self.train_step(epoch, i)
+            self.step += 1
+            if self.guard.skipped and self.guard.after_skip(self):  # rolled back
+                continue
+            self.run_loss += loss * units
+            self.run_units += units
+            win[0] += units
+            log = self.step % self.cfg.log_every == 0 or self.step == limit
+            if log and self.run_units > 0:  # (0: only skipped steps since the last)
+                self._log_train(nb, win, t0, bar)
+            bar.update(1)
+            if self.step % self.cfg.eval_every == 0:
+                self.evaluate()
+            save = time.time() - last_ckpt >= self.cfg.checkpoint_every
+            stop = time.time() >= deadline
+            terminated = term[0]
+            if self.world > 1:  # rank 0's clock (and signal) decides for all
+                save, stop, terminated = ddp.broadcast_flags([save, stop, terminated])
+            if save:
+                self.save_checkpoint()
+                last_ckpt = time.time()
+            if self.on_step is not None:
+                self.on_step(self.step)
+        return terminated
+
+    def _log_train(self, nb: int, win: list[float], t0: float, bar: tqdm) -> None:
+        """A metrics.jsonl line and the progress bar's figures for the updates since the last
+        line (win: their units and start time); then a new window."""
+        dt = max(time.time() - win[1], 1e-9)
+        mean = self.run_loss / self.run_units
+        shown = self.task.display(mean)
+        rec = {
+            "step": self.step,
+            "epoch": self.step / nb,
+            "train_loss": mean,
+            **{f"train_{k}": v for k, v in shown.items()},
+            f"{self.task.unit}s_per_s": win[0] / dt,
+            "lr": self._lr(),
+            "precision": self.cfg.precision,
+            "time": time.time() - t0,
+            **(self.awn.summary() if self.awn is not None else {}),
+        }
+        self._log(rec)
+        bar.set_postfix(
+            loss=f"{mean:.3f}",
+            **{k: f"{v:.3f}" for k, v in shown.items()},
+            **{f"{self.task.unit}/s": f"{win[0] / dt:,.0f}"},
         )
-        win_units, win_t = 0.0, time.time()
-        interrupted = failed = terminated = False
-        stop = False
-        try:
-            with stop_on_sigterm() as term:
-                while (limit == 0 or self.step < limit) and not (stop or terminated):
-                    epoch, i = divmod(self.step, nb)
-                    if i == 0:
-                        self.carry = None  # a new epoch starts its streams from a zero state
-                    loss, units = self.train_step(epoch, i)
-                    self.step += 1
-                    if self.guard.skipped and self.guard.after_skip(self):  # rolled back
-                        continue
-                    self.run_loss += loss * units
-                    self.run_units += units
-                    win_units += units
-                    log = self.step % self.cfg.log_every == 0 or self.step == limit
-                    if log and self.run_units > 0:  # (0: only skipped steps since the last)
-                        dt = max(time.time() - win_t, 1e-9)
-                        mean = self.run_loss / self.run_units
-                        rec = {
-                            "step": self.step,
-                            "epoch": self.step / nb,
-                            "train_loss": mean,
-                            **{f"train_{k}": v for k, v in self.task.display(mean).items()},
-                            f"{self.task.unit}s_per_s": win_units / dt,
-                            "lr": self._lr(),
-                            "precision": self.cfg.precision,
-                            "time": time.time() - t0,
-                            **(self.awn.summary() if self.awn is not None else {}),
-                        }
-                        self._log(rec)
-                        shown = {k: f"{v:.3f}" for k, v in self.task.display(mean).items()}
-                        bar.set_postfix(
-                            loss=f"{mean:.3f}",
-                            **shown,
-                            **{f"{self.task.unit}/s": f"{win_units / dt:,.0f}"},
-                        )
-                        self.run_loss = self.run_units = win_units = 0.0
-                        win_t = time.time()
-                    bar.update(1)
-                    if self.step % self.cfg.eval_every == 0:
-                        self.evaluate()
-                    save = time.time() - last_ckpt >= self.cfg.checkpoint_every
-                    stop = time.time() >= deadline
-                    terminated = term[0]
-                    if self.world > 1:  # rank 0's clock (and signal) decides for all
-                        save, stop, terminated = ddp.broadcast_flags([save, stop, terminated])
-                    if save:
-                        self.save_checkpoint()
-                        last_ckpt = time.time()
-                    if self.on_step is not None:
-                        self.on_step(self.step)
-        except KeyboardInterrupt:
-            interrupted = True
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            bar.close()
-            if self.world == 1 or not (interrupted or failed):
-                self.save_checkpoint()  # nothing lost on Ctrl-C or a crash (single process)
-        if interrupted or terminated:  # SIGTERM: every rank saved the checkpoint above
-            raise KeyboardInterrupt
+        self.run_loss = self.run_units = 0.0
+        win[0], win[1] = 0.0, time.time()
+
+    def _finish(self) -> None:
+        """The last validation (unless the last update had one) and the model files."""
         if not self.history or "valid_" + self.task.primary not in self.history[-1]:
             self.evaluate()
             self.save_checkpoint()  # its best / lr decisions belong to the run
         if self.main and not (self.out / "model.safetensors").is_file():  # never improved: last
             ckpt.save_model(self.out, self.model, {**self.extra, **self._record()})
         ddp.barrier()  # every file is written when fit returns, on every rank
-        return {"step": self.step, "best": self.best, "minutes": (time.time() - t0) / 60}

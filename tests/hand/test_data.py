@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from genseq.cli import hand as hand_cli
 from genseq.errors import GenseqError
-from genseq.hand import cli as hand_cli
 from genseq.hand.data import (
     NOT_IN_SPLIT,
     HandBatches,
@@ -185,23 +185,9 @@ def test_batches_crop():
 
 # --- the command line ---------------------------------------------------------------------
 def _main(argv: list[str]) -> int:
-    """genseq.cli.main when every domain's CLI exists; else the same shell around `hand`."""
-    try:
-        from genseq.cli import build_parser, main
+    from genseq.cli import main
 
-        build_parser()
-        return main(argv)
-    except ImportError:
-        import sys
-
-        p = argparse.ArgumentParser(prog="genseq")
-        hand_cli.register(p.add_subparsers(dest="command", required=True))
-        args = p.parse_args(argv)
-        try:
-            return int(args.func(args) or 0)
-        except GenseqError as e:
-            print(f"genseq: error: {e}", file=sys.stderr)
-            return 2
+    return main(argv)
 
 
 def test_cli_prepare_and_show(tmp_path, iam_packed, capsys):

@@ -22,8 +22,9 @@ from genseq.hand.figures import (
     synthesis_figure,
 )
 from genseq.hand.model import PredictionConfig, PredictionNet, SynthesisConfig, SynthesisNet
-from genseq.hand.sample import HandModel, synthesize_lines
+from genseq.hand.sample import HandModel, generator, synthesize_text
 from genseq.hand.strokes import NormStats
+from genseq.hand.styles import Style
 from genseq.nn.mdn import offset_log_prob, split_params
 
 STATS = NormStats((2.0, -1.0), (10.0, 5.0))
@@ -93,7 +94,7 @@ def test_read_line_shapes_and_synthesize_agreement():
     r = read_line(m, _line())
     assert r.params.log_pi.shape == (30, 3) and r.phi is None and r.text is None
     s = _synth()
-    syn = synthesize_lines(s, ["abc"], seed=0)
+    syn = synthesize_text(s, ["abc"], rng=generator(0))
     pts = syn.strokes[0].numpy()
     assert len(pts) > 2
     r = read_line(s, pts, "abc")
@@ -118,11 +119,11 @@ def test_figures_save(tmp_path, suffix):
 
 def test_synthesis_figures_with_and_without_prime(tmp_path):
     s = _synth()
-    syn = synthesize_lines(s, ["abc", "de"], seed=1)
+    syn = synthesize_text(s, ["abc", "de"], rng=generator(1))
     for kind in ("phi", "density"):
         save_figure(synthesis_figure(s, syn, 1, kind), tmp_path / f"{kind}.png")
     prime = _line(20)
-    syn = synthesize_lines(s, ["de"], style=(prime, "cab"), seed=1)
+    syn = synthesize_text(s, ["de"], style=Style("cab", offsets=prime), rng=generator(1))
     assert s.alphabet.decode(syn.text[0].tolist()) == "cab de"  # a space between (§5.5)
     for kind in ("phi", "density"):
         save_figure(synthesis_figure(s, syn, 0, kind, prime), tmp_path / f"p{kind}.png")

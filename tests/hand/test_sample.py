@@ -1,12 +1,13 @@
-"""genseq.hand.sample: the user-facing writing functions on a tiny trained network."""
+"""genseq.hand.sample: writing lines on a tiny trained network."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from genseq.hand.model import Synthesis
-from genseq.hand.sample import load_hand_model, synthesize_lines, trim_prime_tail
+from genseq.hand.sample import generator, load_hand_model, synthesize_text, trim_prime_tail
+from genseq.hand.sampling import Synthesis
+from genseq.hand.styles import Style
 
 
 def test_trim_prime_tail_on_a_hand_made_window():
@@ -26,8 +27,8 @@ def test_trim_prime_tail_on_a_hand_made_window():
 def test_primed_lines_start_on_the_new_text(tiny_synth):
     m = load_hand_model(tiny_synth)
     g = np.random.default_rng(0)
-    style = (np.c_[g.normal(size=(40, 2)), (np.arange(40) % 10 == 9)].astype(np.float32), "to")
-    syn = synthesize_lines(m, ["be to"], bias=0.5, style=style, seed=3)
+    points = np.c_[g.normal(size=(40, 2)), (np.arange(40) % 10 == 9)].astype(np.float32)
+    syn = synthesize_text(m, ["be to"], 0.5, Style("to", offsets=points), generator(3))
     n_prime = len("to ")
     (ph,) = syn.phi
     assert len(ph) and int(ph[0].argmax()) >= n_prime

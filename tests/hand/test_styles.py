@@ -11,22 +11,27 @@ import pytest
 from genseq.cli import main
 from genseq.errors import GenseqError
 from genseq.hand import styles
+from genseq.hand.make_styles import make_styles
 from genseq.hand.strokes import NormStats, to_absolute, to_offsets
 from genseq.hand.styles import (
     CORE_HEIGHT_STD,
     STEP_STD,
+    Style,
     builtin_style,
     core_height,
-    load_style_file,
-    make_styles,
-    parse_path,
-    strokes_from_svg,
     user_line_to_offsets,
 )
+from genseq.hand.svg import BEZIER_POINTS, parse_path, strokes_from_svg
 
 # std Δy = 2: the target core height is 14 and the point spacing 1.1 board units
 STATS = NormStats((0.5, -0.25), (3.0, 2.0))
 H = 17.5  # a vertical stroke of length 17.5 has a 10-90% y range of 14 = CORE_HEIGHT_STD * 2
+
+
+def load_style_file(path, stats: NormStats, text: str | None = None) -> tuple[np.ndarray, str]:
+    """A style file read for a model with `stats`: (normalised offsets, text)."""
+    st = Style.from_file(path, text)
+    return st.offsets_for(stats), st.text
 
 
 def _expected() -> np.ndarray:
@@ -62,11 +67,11 @@ def test_json_points_and_strokes_round_trip(tmp_path):
     f1.write_text(json.dumps({"text": "ab", "points": pts}))
     f2.write_text(json.dumps({"text": "ab", "strokes": [a.tolist(), b.tolist()]}))
     for f in (f1, f2):
-        st = load_style_file(f, STATS)
-        assert st.text == "ab"
-        np.testing.assert_allclose(st.points, want, rtol=1e-3, atol=1e-4)  # core height: ±0.05%
+        points, text = load_style_file(f, STATS)
+        assert text == "ab"
+        np.testing.assert_allclose(points, want, rtol=1e-3, atol=1e-4)  # core height: ±0.05%
     # the first offset is (0, 0) before normalisation, y is flipped to point up (§4 convention)
-    raw = STATS.denormalise(st.points)
+    raw = STATS.denormalise(points)
     assert np.allclose(raw[0, :2], 0, atol=1e-6) and raw[1, 1] < 0 and raw[16, 2] == 1
 
 
@@ -87,12 +92,12 @@ def test_svg_paths(tmp_path, d):
     )
     f = tmp_path / "s.svg"
     f.write_text(svg)
-    st = load_style_file(f, STATS)
-    assert st.text == "ab"
+    points, text = load_style_file(f, STATS)
+    assert text == "ab"
     if "Z" in d:  # down and back up again: twice the points in the first stroke
-        assert int(st.points[:, 2].sum()) == 2 and len(st.points) > 34
+        assert int(points[:, 2].sum()) == 2 and len(points) > 34
     else:
-        np.testing.assert_allclose(st.points, _expected(), rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(points, _expected(), rtol=1e-3, atol=1e-4)
 
 
 def test_svg_polyline_transform_and_curve_sampling():
@@ -106,7 +111,7 @@ def test_svg_polyline_transform_and_curve_sampling():
     np.testing.assert_allclose(strokes[0], [[2, 0], [2, 20]])
     np.testing.assert_allclose(strokes[1], [[0, 0], [3, 4]])
     (s,) = parse_path("M0 0 C0 1 1 1 1 0 S2 -1 2 0")  # S reflects the last control point
-    assert len(s) == 1 + 2 * styles.BEZIER_POINTS
+    assert len(s) == 1 + 2 * BEZIER_POINTS
     assert s[:, 1].max() == pytest.approx(0.75) and s[:, 1].min() == pytest.approx(-0.75)
 
 
@@ -166,12 +171,12 @@ def test_missing_file_and_text_override(tmp_path):
         load_style_file(tmp_path / "none.json", STATS)
     f = tmp_path / "a.svg"
     f.write_text('<svg><path d="M0 0 L0 5 M3 0 L3 5"/></svg>')
-    assert load_style_file(f, STATS, text="hi").text == "hi"
+    assert load_style_file(f, STATS, text="hi")[1] == "hi"
 
 
 def test_builtin_registry(tmp_path):
     with pytest.raises(GenseqError, match="no built-in styles"):
-        builtin_style(0, STATS, tmp_path)
+        builtin_style(0, tmp_path)
     other = NormStats((1.0, 1.0), (2.0, 4.0))
     pts = np.array([[0, 0, 0], [1, -1, 0], [2, 0.5, 1]], np.float32)
     for k in range(2):
@@ -182,11 +187,12 @@ def test_builtin_registry(tmp_path):
             "norm": json.loads(other.to_json()),
         }
         (tmp_path / f"style-{k:02d}.json").write_text(json.dumps(d))
-    st = builtin_style(1, STATS, tmp_path)
+    st = builtin_style(1, tmp_path)
     assert st.text == "s1"
-    np.testing.assert_allclose(st.points, STATS.normalise(other.denormalise(pts)), atol=1e-6)
+    want = STATS.normalise(other.denormalise(pts))
+    np.testing.assert_allclose(st.offsets_for(STATS), want, atol=1e-6)
     with pytest.raises(GenseqError, match="no built-in style 2: there are 2"):
-        builtin_style(2, STATS, tmp_path)
+        builtin_style(2, tmp_path)
 
 
 # ---- end to end with a tiny synthesis model -------------------------------------------------
@@ -269,18 +275,18 @@ def test_make_styles_then_write_with_style_k(synth, tmp_path, capsys, monkeypatc
     assert (tmp_path / "f.svg").read_text() == (tmp_path / "k.svg").read_text()
     from genseq.hand.sample import load_hand_model
 
-    st = load_style_file(paths[1], load_hand_model(synth).stats)
+    points, _ = load_style_file(paths[1], load_hand_model(synth).stats)
     np.testing.assert_allclose(
-        st.points, np.asarray(d_pts := json.loads(paths[1].read_text())["points"]), atol=1e-6
+        points, np.asarray(d_pts := json.loads(paths[1].read_text())["points"]), atol=1e-6
     )
-    assert len(d_pts) == len(st.points)
+    assert len(d_pts) == len(points)
 
 
 def test_make_styles_primed_with_real_lines(synth, tiny_cache, tmp_path, capsys):
     """--prime-data: each candidate is primed with a different real line (different forms);
     the file holds only the network's points (not the real line's) and names its primer."""
     from genseq.hand.data import HandDataset
-    from genseq.hand.styles import primer_lines
+    from genseq.hand.make_styles import primer_lines
 
     primers = primer_lines(tiny_cache, synth, 3, seed=0)
     forms = {pid.rsplit("-", 1)[0] for _, _, pid in primers}

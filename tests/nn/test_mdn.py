@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from genseq.nn.clip import clip_grad
 from genseq.nn.mdn import (
     MDNParams,
     MixtureDensityHead,
-    clip_grad,
     mdn_draw,
     mdn_mean,
     mdn_nll,

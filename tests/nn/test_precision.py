@@ -18,12 +18,11 @@ from genseq.hand.model import (
     PredictionNet,
     SynthesisConfig,
     SynthesisNet,
-    _draw,
     inputs_targets,
 )
 from genseq.hand.sampler import SynthStep
 from genseq.nn import precision
-from genseq.nn.mdn import mdn_nll, split_params
+from genseq.nn.mdn import mdn_draw, mdn_nll, split_params
 from genseq.nn.window import u_grid
 from genseq.text.model import TextModel, TextModelConfig, nll
 from genseq.train.checkpoint import load_tensors
@@ -183,7 +182,7 @@ def test_fast_sampler_same_seed_same_points_as_the_reference_loop():
     u, st, x, ref = u_grid(5), net.initial_state(1), torch.zeros(1, 3), []
     for _ in range(len(out.strokes[0])):
         y, st, _ = net.step(x, st, chars, u)
-        x = _draw(y, net.n_mixtures, 0.0, gen)
+        x = mdn_draw(y, net.n_mixtures, 0.0, gen)
         ref.append(x)
     torch.testing.assert_close(out.strokes[0], torch.cat(ref), atol=1e-4, rtol=1e-4)
 
@@ -217,7 +216,7 @@ def test_bf16_samples_have_the_fp32_distribution():
     draws = {}
     for low in (None, torch.bfloat16):
         y, _, _ = SynthStep(net, 4000, low)(x, {k: v.clone() for k, v in st.items()}, chars, u)
-        draws[low] = _draw(y, net.n_mixtures, 0.0, torch.Generator().manual_seed(0))
+        draws[low] = mdn_draw(y, net.n_mixtures, 0.0, torch.Generator().manual_seed(0))
     a, b = draws[None], draws[torch.bfloat16]
     torch.testing.assert_close(a.mean(0), b.mean(0), atol=0.08, rtol=0)
     torch.testing.assert_close(a.std(0), b.std(0), atol=0.08, rtol=0)

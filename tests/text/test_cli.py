@@ -200,3 +200,28 @@ def test_resume_continues(trained, corpus_file, tmp_path, capsys):
     )
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 9
+
+
+def test_init_from_and_shipped_names(trained, corpus_file, tmp_path, capsys, monkeypatch):
+    """--init-from: a new run from a model's weights and vocabulary (config must match);
+    every --model takes a shipped model's name too."""
+    from genseq.train import pretrained
+    from genseq.train.checkpoint import load_tensors
+
+    out = tmp_path / "again"
+    argv = ["text", "train", "--data", str(corpus_file), "--out", str(out), "--hidden", "16",
+            "--steps", "2", "--batch-size", "4", "--seq-len", "20", "--no-progress",
+            "--init-from", str(trained)]  # fmt: skip
+    assert main(argv) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    src = json.loads((trained / "config.json").read_text())
+    assert cfg["init_from"] == str(trained) and cfg["vocab"] == src["vocab"]
+    assert load_tensors(out / "checkpoint.safetensors")[1]["step"] == 2
+    capsys.readouterr()
+    err = one_line_error(capsys, [*argv[:-3], "--hidden", "8", "--init-from", str(trained)])
+    assert "hidden_size 16 there, 8 here" in err
+    pretrained.export_model(trained, "toy", {"bpc": 3.0}, tmp_path / "pretrained")
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path / "pretrained")
+    capsys.readouterr()
+    assert main(["text", "sample", "--model", "toy", "--length", "20", "--seed", "1"]) == 0
+    assert len(capsys.readouterr().out) > 20

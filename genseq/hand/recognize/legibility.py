@@ -18,11 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genseq.hand.layout import compose_page, wrap
-from genseq.hand.model import Synthesis
+from genseq.hand.page import Page, write_page
 from genseq.hand.recognize.metrics import edit_distance, error_counts, rates
 from genseq.hand.recognize.read import LoadedRecognizer
-from genseq.hand.sample import HandModel, lines_of, synthesize_lines
+from genseq.hand.sample import HandModel, generator, synthesize_text
+from genseq.hand.sampling import Synthesis
+from genseq.hand.styles import Style
 
 DEFAULT_PHRASES = (  # 50 phrases of our choosing: IAM-OnDB's alphabet, 2 to 7 words
     "the quick brown fox",
@@ -119,7 +120,7 @@ def write_legible(
     lines: list[str],
     n: int,
     bias: float = 0.0,
-    style: tuple[np.ndarray, str] | None = None,
+    style: Style | None = None,
     seed: int | None = None,
 ) -> Tries:
     """Write non-empty `lines` up to n times each; keep the best-read try of each line."""
@@ -127,7 +128,7 @@ def write_legible(
     rows = list(range(len(lines)))
     for k in range(max(1, n)):
         s = None if seed is None else seed + k
-        syn = synthesize_lines(model, [lines[r] for r in rows], bias, style, s)
+        syn = synthesize_text(model, [lines[r] for r in rows], bias, style, generator(s))
         reads = rec.read(to_reader(model, rec, syn.strokes))
         best.offer(syn, reads, rows)
         rows = [r for r in range(len(lines)) if best.best[r] > 0]
@@ -143,15 +144,15 @@ def write_page_legible(
     n: int,
     width: int = 40,
     bias: float = 0.0,
-    style: tuple[np.ndarray, str] | None = None,
+    style: Style | None = None,
     seed: int | None = None,
-) -> tuple[np.ndarray, Synthesis]:
-    """`genseq.hand.sample.write_page_synthesis` with the best of up to n tries per line."""
-    lines = wrap(text, width)
-    nonempty = [s for s in lines if s.strip()]
-    syn = write_legible(model, rec, nonempty, n, bias, style, seed).synthesis()
-    written = lines_of(model, lines, syn)
-    return compose_page([w if len(w) else None for w in written]), syn
+) -> Page:
+    """`genseq.hand.page.write_page` with the best of up to n tries per line."""
+
+    def best_of_n(lines: list[str]) -> Synthesis:
+        return write_legible(model, rec, lines, n, bias, style, seed).synthesis()
+
+    return write_page(model, text, width, bias, style, seed, write_lines=best_of_n)
 
 
 def legibility(

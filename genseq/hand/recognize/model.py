@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from genseq.nn.seq2seq import Seq2Seq, Seq2SeqConfig, ctc_greedy
-from genseq.train.checkpoint import Configurable
+from genseq.train.registry import Configurable, register_model
 
 HEIGHT_SCALE = 7.0  # IAM-OnDB median core height in std(Δy) (genseq.hand.styles.CORE_HEIGHT_STD)
 N_FEATURES = 4
@@ -67,6 +67,7 @@ def features(
     return f.reshape(B, -1, N_FEATURES * k), (lengths + k - 1) // k
 
 
+@register_model
 class Recognizer(Configurable, nn.Module):
     kind = "recog"
     config_cls = RecognizerConfig

@@ -11,10 +11,9 @@ import pytest
 import torch
 
 from genseq.cli import main
-from genseq.hand.recognize import read as read_mod
 from genseq.hand.recognize.legibility import Tries, legibility, write_legible
 from genseq.hand.recognize.model import HEIGHT_SCALE, Recognizer, RecognizerConfig, features
-from genseq.hand.recognize.read import file_lines, load_recognizer, save_pretrained, split_lines
+from genseq.hand.recognize.read import file_lines, load_recognizer, split_lines
 from genseq.hand.sample import load_hand_model
 
 
@@ -109,12 +108,14 @@ def test_training_writes_a_run_with_cer_and_resumes(tiny_recog, tiny_cache, caps
 
 
 def test_the_shipped_format_is_fp16_and_reads_like_the_run(tiny_recog, tmp_path, monkeypatch):
-    st, js = save_pretrained(tiny_recog, "recognizer", {"updates": 3}, tmp_path)
+    from genseq.train import pretrained
+
+    st, js = pretrained.export_model(tiny_recog, "recognizer", {"updates": 3}, tmp_path)
     from safetensors.torch import load_file
 
     assert all(v.dtype == torch.float16 for v in load_file(st).values())
     assert json.loads(js.read_text())["record"] == {"updates": 3}
-    monkeypatch.setattr(read_mod, "PRETRAINED", tmp_path)
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
     shipped, run = load_recognizer("recognizer"), load_recognizer(tiny_recog)
     lines = _lines(3)
     assert shipped.read(lines) == run.read(lines)  # fp16 rounding does not change a reading

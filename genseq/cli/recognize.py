@@ -1,21 +1,35 @@
-"""`genseq hand recognizer-train | read | legibility`: thin wiring over genseq.hand.recognize."""
+"""`genseq hand recognizer-train | read | legibility` and `genseq write --legible N`: thin
+wiring over genseq.hand.recognize."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import secrets
+from pathlib import Path
 
+from genseq.cli.command import command
+from genseq.cli.train_flags import add_train_flags, train_config
 from genseq.errors import GenseqError
+from genseq.hand.page import Page
+from genseq.hand.recognize.legibility import (
+    DEFAULT_PHRASES,
+    floor,
+    legibility,
+    write_page_legible,
+)
+from genseq.hand.recognize.metrics import cer
+from genseq.hand.recognize.model import DECODERS
+from genseq.hand.recognize.read import load_recognizer, load_writer, read_file
+from genseq.hand.recognize.train import train_recognizer
+from genseq.hand.sample import HandModel
+from genseq.hand.styles import Style
 
 
 def add_recognizer_commands(hs: argparse._SubParsersAction) -> None:
-    from genseq.hand.recognize.model import DECODERS
-    from genseq.text.cli import add_train_flags
-
-    p = hs.add_parser(
-        "recognizer-train",
-        help="train a handwriting recognizer (BLSTM encoder, attention decoder + CTC head)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    help = "train a handwriting recognizer (BLSTM encoder, attention decoder + CTC head)"
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = command(hs, cmd_recognizer_train, help, formatter_class=fmt)
     p.add_argument("--data", required=True, help="cache written by `genseq hand prepare`")
     p.add_argument("--out", required=True, help="model directory to write")
     g = p.add_argument_group("model")
@@ -29,15 +43,15 @@ def add_recognizer_commands(hs: argparse._SubParsersAction) -> None:
     g.add_argument("--decoder", choices=DECODERS, default="ctc", help="the head that reads")
     g.add_argument("--eval-batches", type=int, default=8, help="validate on N batches (0 = all)")
     add_train_flags(p, lr=1e-3)
-    p.set_defaults(func=cmd_recognizer_train)
     add_read_commands(hs)
 
 
 def cmd_recognizer_train(a: argparse.Namespace) -> int:
-    from genseq.hand.recognize.train import train_recognizer
-    from genseq.text.cli import train_config
-
+    """Train a handwriting recognizer (BLSTM encoder, attention decoder + CTC head) on a
+    prepared IAM-OnDB cache (issue 13)."""
     cfg = train_config(a)
+    if a.init_from is not None:
+        raise GenseqError("--init-from is for text and hand train")
     if a.downsample < 1 or a.enc_hidden < 1 or a.enc_layers < 1 or a.dec_hidden < 1:
         raise GenseqError("--downsample, --enc-hidden, --enc-layers, --dec-hidden must be >= 1")
     if not 0 <= a.ctc_weight < 1 or (a.no_ctc and a.decoder == "ctc"):
@@ -61,28 +75,14 @@ def cmd_recognizer_train(a: argparse.Namespace) -> int:
 
 
 def add_read_commands(hs: argparse._SubParsersAction) -> None:
-    from genseq.hand.recognize.model import DECODERS
-
-    p = hs.add_parser(
-        "read",
-        help="read handwriting (SVG or JSON strokes) back into text",
-        description="Read a handwriting file: SVG (paths, polylines; genseq's own outputs "
-        'included), JSON {"points": [[x, y, eos], ...]} or {"strokes": ...} (y down), or a '
-        "genseq style file. A page is cut into lines; one text line is printed per line.",
-    )
+    p = command(hs, cmd_read, "read handwriting (SVG or JSON strokes) back into text")
     p.add_argument("file")
     p.add_argument("--recognizer", default="recognizer", help="shipped name or run directory")
     p.add_argument("--decoder", choices=DECODERS, default=None, help="default: the model's")
     p.add_argument("--beam", type=int, default=1, help="attention decoder: beam width")
-    p.set_defaults(func=cmd_read)
 
-    p = hs.add_parser(
-        "legibility",
-        help="how readable the synthesis network's writing is: CER/WER per bias",
-        description="Write each phrase with a synthesis model, read it back with the "
-        "recognizer and report CER / WER per bias, beside the recognizer's CER on real "
-        "testset_v lines (the floor).",
-    )
+    help = "how readable the synthesis network's writing is: CER/WER per bias"
+    p = command(hs, cmd_legibility, help)
     p.add_argument("--model", default="synth", help="synthesis model: shipped name or run dir")
     p.add_argument("--recognizer", default="recognizer")
     p.add_argument("--phrases", default=None, help="a text file, one phrase a line")
@@ -91,13 +91,12 @@ def add_read_commands(hs: argparse._SubParsersAction) -> None:
     p.add_argument("--legible", type=int, default=1, help="best of N tries per line")
     p.add_argument("--data", default=None, help="IAM-OnDB cache for the floor (default: none)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=cmd_legibility)
 
 
 def cmd_read(a: argparse.Namespace) -> int:
-    from genseq.hand.recognize.metrics import cer
-    from genseq.hand.recognize.read import load_recognizer, read_file
-
+    """Read a handwriting file: SVG (paths, polylines; genseq's own outputs included), JSON
+    {"points": [[x, y, eos], ...]} or {"strokes": ...} (y down), or a genseq style file. A
+    page is cut into lines; one text line is printed per line."""
     if a.beam < 1:
         raise GenseqError("--beam must be >= 1")
     texts, own = read_file(a.file, load_recognizer(a.recognizer), a.decoder, a.beam)
@@ -109,10 +108,6 @@ def cmd_read(a: argparse.Namespace) -> int:
 
 
 def _phrases(path: str | None) -> list[str]:
-    from pathlib import Path
-
-    from genseq.hand.recognize.legibility import DEFAULT_PHRASES
-
     if path is None:
         return list(DEFAULT_PHRASES)
     try:
@@ -126,11 +121,8 @@ def _phrases(path: str | None) -> list[str]:
 
 
 def cmd_legibility(a: argparse.Namespace) -> int:
-    import json
-
-    from genseq.hand.recognize.legibility import floor, legibility
-    from genseq.hand.recognize.read import load_recognizer, load_writer
-
+    """Write each phrase with a synthesis model, read it back with the recognizer and report
+    CER / WER per bias, beside the recognizer's CER on real testset_v lines (the floor)."""
     if a.seeds < 1 or a.legible < 1:
         raise GenseqError("--seeds and --legible must be >= 1")
     rec = load_recognizer(a.recognizer)
@@ -154,7 +146,7 @@ def cmd_legibility(a: argparse.Namespace) -> int:
     return 0
 
 
-def add_legible_flags(p: argparse.ArgumentParser) -> None:
+def add_legible_flags(p: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
     """`genseq write --legible N [--recognizer NAME]`."""
     p.add_argument(
         "--legible",
@@ -166,21 +158,8 @@ def add_legible_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recognizer", default="recognizer", help="for --legible")
 
 
-def legible_page(a: argparse.Namespace, m, text: str, style):
-    """The page and its Synthesis for `genseq write`, with --legible N (N >= 2) or without."""
-    from genseq.hand.sample import write_page_synthesis
-
-    if a.legible < 1:
-        raise GenseqError("--legible must be >= 1")
-    if a.legible == 1:
-        return write_page_synthesis(
-            m, text, a.width, a.bias, style, seed=a.seed, strict=getattr(a, "strict", False)
-        )
-    import secrets
-
-    from genseq.hand.recognize.legibility import write_page_legible
-    from genseq.hand.recognize.read import load_recognizer
-
+def legible_page(a: argparse.Namespace, m: HandModel, text: str, style: Style | None) -> Page:
+    """The page of `genseq write`, the best-read of --legible N tries per line (N >= 2)."""
     rec = load_recognizer(a.recognizer)
     seed = a.seed if a.seed is not None else secrets.randbelow(2**31)  # tries: seed, seed + 1, ..
     return write_page_legible(m, rec, text, a.legible, a.width, a.bias, style, seed)

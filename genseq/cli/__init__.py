@@ -1,7 +1,9 @@
 """`genseq` command line: a thin shell over the Python API.
 
-Each domain registers its own sub-commands (`genseq.text.cli`, `genseq.hand.cli`, ...);
-this module only wires them together and turns user errors into one line + exit code 2.
+Every argparse line of genseq lives in this package: `text` and `hand` (their sub-commands,
+training through the one `train_flags.run_training`), `write`, `models`, `bench`. This module
+wires them together and turns user errors into one line + exit code 2. The library never
+imports this package (tests/test_layers.py).
 """
 
 from __future__ import annotations
@@ -10,25 +12,24 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from genseq.cli import hand, text
+from genseq.cli.bench import add_bench_command
+from genseq.cli.models import add_models_command
+from genseq.cli.write import add_write_command
 from genseq.errors import GenseqError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from genseq import bench
-    from genseq.hand import cli as hand_cli
-    from genseq.text import cli as text_cli
-
     p = argparse.ArgumentParser(
         prog="genseq",
         description="Generating sequences with recurrent neural networks (Graves, 2013).",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    text_cli.register(sub)
-    hand_cli.register(sub)
-    from genseq.hand.commands import add_write_command
-
+    text.register(sub)
+    hand.register(sub)
     add_write_command(sub)
-    bench.register(sub)
+    add_models_command(sub)
+    add_bench_command(sub)
     return p
 
 

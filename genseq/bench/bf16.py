@@ -20,17 +20,18 @@ import statistics
 import torch
 from torch import Tensor
 
+from genseq.bench.domains import random_strokes, synth_net
+from genseq.bench.timing import compare, result_row, time_calls
 from genseq.nn import precision
 
 
 def gemm_peak(n: int, repeats: int) -> tuple[float, float]:
     """GFLOP/s of an n x n x n matmul in (bf16, fp32), medians."""
-    from genseq.bench import _time
 
     out = []
     for dt in (torch.bfloat16, torch.float32):
         a, b = torch.randn(n, n).to(dt), torch.randn(n, n).to(dt)
-        out.append(2 * n**3 / statistics.median(_time(lambda a=a, b=b: a @ b, repeats)) / 1e9)
+        out.append(2 * n**3 / statistics.median(time_calls(lambda a=a, b=b: a @ b, repeats)) / 1e9)
     return out[0], out[1]
 
 
@@ -50,7 +51,6 @@ def _amp_step(model, loss_fn, prec: str):
 
 def _pair(make, loss, repeats: int) -> tuple[float, float]:
     """Median seconds of a training step in (bf16, fp32) on two copies of one model."""
-    from genseq.bench import compare
 
     a, b = make(), make()
     b.load_state_dict(a.state_dict())
@@ -63,30 +63,28 @@ def _rows(
 ) -> list[dict]:
     """The ratio row (goal 2.0x) and the bf16 share-of-peak row of a training case; training
     counted as 3x the forward's GEMM FLOPs."""
-    from genseq.bench import _result
 
     rate = 3 * flops / t_bf / 1e9
     return [
-        _result(f"{name} bf16 vs fp32", n / t_bf, n / t_fp, unit, t_fp / t_bf, 2.0, "ratio"),
-        _result(f"{name} bf16 share of the bf16 GEMM peak", rate, peak, "GFLOP/s", rate / peak,
+        result_row(f"{name} bf16 vs fp32", n / t_bf, n / t_fp, unit, t_fp / t_bf, 2.0, "ratio"),
+        result_row(f"{name} bf16 share of the bf16 GEMM peak", rate, peak, "GFLOP/s", rate / peak,
                 None, None),
     ]  # fmt: skip
 
 
 def bench_synth(s, peak: float) -> list[dict]:
-    from genseq.bench import _strokes, _synth_net
     from genseq.hand.model import inputs_targets
     from genseq.nn.mdn import mdn_nll, split_params
 
     B, T, H, A = s.batch, s.synth_seq, s.synth_hidden, s.alphabet
-    x, y = inputs_targets(_strokes(B, T))
+    x, y = inputs_targets(random_strokes(B, T))
     text = torch.randint(1, A, (B, max(T // s.points_per_char, 1)))
 
     def loss(net) -> Tensor:
         return mdn_nll(split_params(net(x, text)[0], net.n_mixtures), y).sum() / B
 
-    t_bf, t_fp = _pair(lambda: _synth_net(s), loss, s.repeats)
-    net = _synth_net(s)
+    t_bf, t_fp = _pair(lambda: synth_net(s), loss, s.repeats)
+    net = synth_net(s)
     N, M = net.cfg.num_layers, net.n_mixtures
     G, X = 4 * H, 3 + A  # forward GEMMs: layer 1 [x, w, h], layers 2..N [x, w, h_below, h], head
     flops = 2 * B * T * (G * (X + H) + (N - 1) * G * (X + 2 * H) + (1 + 6 * M) * N * H)
@@ -109,9 +107,8 @@ def bench_text(s, peak: float) -> list[dict]:
 
 
 def bench_sampling(s) -> list[dict]:
-    from genseq.bench import _result, _synth_net, compare
 
-    net = _synth_net(s).eval()
+    net = synth_net(s).eval()
     with torch.no_grad():  # the window crawls: no early stop, every run makes `steps` points
         net.window.proj.bias[2 * net.cfg.n_window :].fill_(-12.0)
     steps = s.sample_chars * s.points_per_char
@@ -122,16 +119,15 @@ def bench_sampling(s) -> list[dict]:
         s.repeats,
     )
     name = f"sample 1 line ({steps} points, 3x{s.synth_hidden}) bf16 vs fp32 GEMMs, seconds"
-    return [_result(name, t_bf, t_fp, "s", t_fp / t_bf, None, None)]
+    return [result_row(name, t_bf, t_fp, "s", t_fp / t_bf, None, None)]
 
 
 def run(s) -> tuple[list[dict], list[str]]:
-    from genseq.bench import _result
 
     n = 2048 if s.repeats > 1 else 64
     bf, fp = gemm_peak(n, s.repeats)
     d = precision.describe()
-    rows = [_result(f"bf16 GEMM peak ({n}^3 matmul) vs fp32", bf, fp, "GFLOP/s", bf / fp,
+    rows = [result_row(f"bf16 GEMM peak ({n}^3 matmul) vs fp32", bf, fp, "GFLOP/s", bf / fp,
                     None, None, cpu_bf16_flags=d["cpu_bf16_flags"], auto=d["auto"])]  # fmt: skip
     rows += bench_synth(s, bf) + bench_text(s, bf) + bench_sampling(s)
     flags = ", ".join(d["cpu_bf16_flags"]) or "none"

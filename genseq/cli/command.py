@@ -1,0 +1,22 @@
+"""One helper every command module uses to declare its sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+
+def command(
+    group: argparse._SubParsersAction,
+    handler: Callable[[argparse.Namespace], int],
+    help: str,
+    **kw: Any,
+) -> argparse.ArgumentParser:
+    """The sub-command `cmd_NAME` runs as NAME; its --help description is the handler's
+    docstring, `help` its line in the parent's list."""
+    name = handler.__name__.removeprefix("cmd_")
+    p = group.add_parser(name, help=help, description=inspect.getdoc(handler), **kw)
+    p.set_defaults(func=handler)
+    return p
