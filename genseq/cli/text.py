@@ -117,6 +117,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.resume:
         saved = checkpoint_config(Path(a.out) / "checkpoint.safetensors", (TextModel.kind,))
         saved = saved["config"]
+        missing = [k for k in ("vocab", "seq_len", "batch_size") if k not in saved]
+        if missing:
+            raise GenseqError(f"the checkpoint in {a.out} lacks {', '.join(missing)}")
         vocab = Vocab.from_json(saved["vocab"])
         corpus = load_corpus(a.data, a.format, vocab=vocab)
         model = TextModel.from_config(saved["model"])

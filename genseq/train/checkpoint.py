@@ -78,6 +78,8 @@ def checkpoint_config(path: Path, kind: tuple[str, ...]) -> dict[str, Any]:
             f"{path} is a checkpoint of a {cfg.get('kind', 'unknown')} model, "
             f"not of {' or '.join(kind)}"
         )
+    if not isinstance(cfg.get("model"), dict):
+        raise GenseqError(f"{path}: its model config is missing or malformed")
     return meta
 
 
