@@ -2,7 +2,7 @@
 # Train synth on a CUDA GPU with bf16 autocast for N minutes and print points/s (issue 12).
 # usage: scripts/gpu_train_synth.sh MINUTES DATA [INIT_RUN_DIR] [extra gpu_train_synth.py flags]
 #   DATA: an IAM-OnDB cache (.npz), or a folder with the official IAM-OnDB files (as
-#         /work/shared/data/iamondb), which `genseq hand prepare` turns into $OUT/iam.npz first.
+#         ../shared/data/iamondb), which `genseq hand prepare` turns into $OUT/iam.npz first.
 #   INIT_RUN_DIR: a run directory to start from (model.safetensors + config.json), or "-".
 # Writes the run directory to $OUT/synth-gpu (OUT defaults to ./gpu-out). Needs a CUDA torch.
 set -euo pipefail
