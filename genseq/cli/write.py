@@ -6,13 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from genseq.api import load, write
+from genseq.api import write
 from genseq.cli.command import command
 from genseq.cli.recognize import add_legible_flags, legible_page
 from genseq.errors import GenseqError
 from genseq.hand.page import check_page_output
 from genseq.hand.render import FIGURE_SUFFIXES, check_output
-from genseq.hand.sample import HandModel
+from genseq.hand.sample import load_hand_model
 from genseq.hand.styles import Style, builtin_style
 
 
@@ -109,8 +109,8 @@ def cmd_write(a: argparse.Namespace) -> int:
     text = sys.stdin.read() if a.text == "-" else a.text
     fmt = None if a.format == "auto" else a.format
     out = _check_paths(a, fmt)
-    m = load(a.model)
-    if not isinstance(m, HandModel) or m.alphabet is None:
+    m = load_hand_model(a.model)
+    if m.alphabet is None:
         raise GenseqError("writing text needs a synthesis model (hand train --task synth)")
     style = _style(a)
     if a.legible < 1:

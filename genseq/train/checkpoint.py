@@ -147,7 +147,7 @@ def load_model(
     except RuntimeError as e:
         first = str(e).strip().splitlines()
         raise GenseqError(
-            f"weights of {name_or_dir} do not match its config: {first[-1]}"
+            f"weights in {name_or_dir} do not match its {files.config.name}: {first[-1]}"
         ) from None
     model.eval()
     return model, cfg

@@ -21,10 +21,11 @@ import torch
 
 from genseq.errors import GenseqError
 from genseq.hand.alphabet import Alphabet
+from genseq.hand.model import SynthesisNet
 from genseq.hand.recognize.model import Recognizer, pad_lines
 from genseq.hand.sample import HandModel, load_hand_model
 from genseq.hand.strokes import NormStats
-from genseq.train.checkpoint import load_model
+from genseq.train.checkpoint import load_model, read_config
 
 NEW_LINE_JUMP = 0.25  # a stroke starting below the last one and this fraction of the page's
 # width left of the current line's right end starts a new line
@@ -67,10 +68,10 @@ def load_recognizer(name: str | Path = "recognizer") -> LoadedRecognizer:
 
 def load_writer(name: str | Path = "synth") -> HandModel:
     """A synthesis model (run directory or shipped name) as genseq.hand.sample's HandModel."""
-    m = load_hand_model(name)
-    if m.alphabet is None:
-        raise GenseqError(f"{name} holds a {m.kind} model, not a synthesis model")
-    return m
+    kind = read_config(name)["kind"]
+    if kind != SynthesisNet.kind:
+        raise GenseqError(f"{name} holds a {kind} model, not a synthesis model")
+    return load_hand_model(name)
 
 
 def split_lines(strokes: list[np.ndarray]) -> list[list[np.ndarray]]:
