@@ -2,7 +2,7 @@
 
     python scripts/ship_model.py RUN_DIR NAME --cache .cache/iam.npz --record notes.json [--full]
 
-Writes `genseq/pretrained/NAME.safetensors` (fp16 storage) and `NAME.json`: the run's
+Writes `genseq/pretrained/NAME.safetensors` (fp16) and `NAME.json` through `genseq.train.pretrained.export_model`: the run's
 config.json plus a "record" (the hand-written facts in --record: commands, hardware, notes;
 plus the step, the training hours summed over the run's segments in metrics.jsonl, the
 commit, and validation figures measured here on the *shipped* fp16-rounded weights: the
@@ -18,11 +18,12 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from genseq.hand.data import HandBatches, HandCache, HandDataset
 from genseq.hand.sample import load_hand_model
 from genseq.hand.task import evaluate
+from genseq.train.checkpoint import atomic_write_text
+from genseq.train.pretrained import export_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = 100  # the first N testset_v lines (dataset order) the tests evaluate
@@ -73,16 +74,6 @@ def main() -> int:
     a = ap.parse_args()
     torch.set_num_threads(2)
     cfg = json.loads((a.run / "config.json").read_text())
-    m = load_hand_model(a.run)
-    out = ROOT / "genseq" / "pretrained"
-    weights = {k: v.detach().to(torch.float16).contiguous() for k, v in m.net.state_dict().items()}
-    save_file(weights, str(out / f"{a.name}.safetensors"), metadata={"kind": cfg["kind"]})
-    (out / f"{a.name}.safetensors").chmod(0o644)
-    # evaluate what ships: the fp16-rounded weights, loaded back as fp32 (a run dir view)
-    tmp = ROOT / "runs" / f".ship-{a.name}"
-    tmp.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.float() for k, v in weights.items()}, str(tmp / "model.safetensors"))
-    (tmp / "config.json").write_text(json.dumps(cfg))
     hours, step = training_hours(a.run / "metrics.jsonl")
     record = json.loads(a.record.read_text())
     record.update(
@@ -90,12 +81,13 @@ def main() -> int:
         updates_run=step,
         train_hours=round(hours, 2),
         commit=commit(),
-        valid_first100=valid_figures(tmp, a.cache, SUBSET),
     )
+    _, js = export_model(a.run, a.name, record)  # fp16 storage (genseq.train.pretrained)
+    # evaluate what ships: the fp16-rounded weights, loaded back by name as fp32
+    record["valid_first100"] = valid_figures(Path(a.name), a.cache, SUBSET)
     if a.full:
-        record["valid"] = valid_figures(tmp, a.cache)
-    cfg["record"] = record
-    (out / f"{a.name}.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        record["valid"] = valid_figures(Path(a.name), a.cache)
+    atomic_write_text(js, json.dumps({**cfg, "record": record}, indent=2) + "\n")
     print(json.dumps(record, indent=2))
     return 0
 
