@@ -3,7 +3,8 @@
     python scripts/ship_model.py RUN_DIR NAME --cache .cache/iam.npz --record notes.json [--full]
 
 Writes `genseq/pretrained/NAME.safetensors` (fp16) and `NAME.json` through
-`genseq.train.pretrained.export_model`: the run's config.json plus a "record" (the hand-written facts in --record: commands, hardware, notes;
+`genseq.train.pretrained.export_model`: the run's config.json plus a "record" (the
+hand-written facts in --record: commands, hardware, notes;
 plus the step, the training hours summed over the run's segments in metrics.jsonl, the
 commit, and validation figures measured here on the *shipped* fp16-rounded weights: the
 first 100 testset_v lines always (the tests re-check this figure), all 1,438 with --full).
