@@ -147,12 +147,26 @@ def page_lines(page: Page, scorer: Scorer | None = None) -> list[dict]:
     legibility. `compose_page` concatenates the written lines in order, each as many points
     as the network wrote for it, so the page's points split back into lines by count."""
     counts = iter([len(s) for s in page.synthesis.strokes])
-    out, at = [], 0
+    out, parts, at = [], [], 0
     for text in page.lines:
         n = next(counts) if text.strip() else 0
         pts = page.points[at : at + n]
         at += n
         strokes = [np.round(s * [1.0, -1.0] + 0.0, 2).tolist() for s in split_strokes(pts)]
-        score = scorer(pts, text) if scorer is not None and n else None
-        out.append({"text": text, "strokes": strokes, "legibility": score})
+        out.append({"text": text, "strokes": strokes, "legibility": None})
+        if n:
+            parts.append((len(out) - 1, pts))
+    if scorer is not None and parts:
+        offsets = [_offsets(pts) for _, pts in parts]
+        scores = scorer(offsets, [out[k]["text"] for k, _ in parts])
+        for (k, _), sc in zip(parts, scores, strict=True):
+            out[k]["legibility"] = sc
+    return out
+
+
+def _offsets(points: np.ndarray) -> np.ndarray:
+    """Absolute pen points (x, y, e) -> pen offsets (Δx, Δy, e), the first one (0, 0)."""
+    out = np.array(points, np.float32)
+    out[1:, :2] = np.diff(points[:, :2], axis=0)
+    out[0, :2] = 0.0
     return out

@@ -1,15 +1,14 @@
-"""The optional legibility score of a written line: 1 - the character error rate of what a
-handwriting recognizer reads back. Used only where `genseq.recognize` can be imported and a
-`recognizer` model is shipped (or given); otherwise the web app shows no score and depends on
-nothing here.
+"""The optional legibility score of written lines: 1 - the character error rate of what the
+handwriting recognizer (issue 13) reads back. Used only where its package
+(`genseq.hand.recognize`) can be imported and a `recognizer` model is shipped (or given);
+otherwise the web app shows no score and depends on nothing here.
 
-The hook expects `genseq.recognize.read(model, points) -> str`, with `model` what
-`genseq.load(name)` returns and `points` (N, 3) absolute pen points (x, y up, e); where the
-recognizer's API differs, `_reader` is the one place to adapt."""
+The recognizer's API used: `read.load_recognizer(name)` -> a model whose
+`read_raw(lines) -> texts` reads lines of raw (de-normalised) pen offsets (T, 3), and
+`metrics.edit_distance(a, b)`."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 
@@ -17,53 +16,35 @@ import numpy as np
 
 from genseq.errors import GenseqError
 
-Scorer = Callable[[np.ndarray, str], float | None]
+# (each line's raw pen offsets (T, 3), the line's text) -> legibility per line in [0, 1]
+Scorer = Callable[[list[np.ndarray], list[str]], list[float | None]]
 log = logging.getLogger("genseq.web")
 
 
-def cer(truth: str, read: str) -> float:
-    """Character error rate: Levenshtein distance / len(truth) (1.0 for an empty truth with
-    any reading)."""
-    prev = list(range(len(read) + 1))
-    for i, a in enumerate(truth, 1):
-        cur = [i]
-        for j, b in enumerate(read, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a != b)))
-        prev = cur
-    return prev[-1] / len(truth) if truth else float(bool(read))
-
-
-def _reader(model_name: str) -> Callable[[np.ndarray], str] | None:
-    """recognize.read bound to its loaded model, or None where there is none."""
+def scorer(model_name: str = "recognizer") -> Scorer | None:
+    """The recognizer as a `Scorer`, or None where there is none; a line the recognizer
+    fails on gets no score (None), never a failed page."""
     try:
-        rec = importlib.import_module("genseq.recognize")
+        from genseq.hand.recognize.metrics import edit_distance
+        from genseq.hand.recognize.read import load_recognizer
     except ImportError:
         return None
-    read = getattr(rec, "read", None)
-    if not callable(read):
-        log.warning("genseq.recognize has no read(model, points): no legibility scores")
-        return None
-    from genseq.api import load
-
     try:
-        model = load(model_name)
-    except GenseqError:
-        return None  # no recognizer shipped
-    return lambda points: str(read(model, points))
-
-
-def scorer(model_name: str = "recognizer") -> Scorer | None:
-    """A function (absolute points of one line, its text) -> legibility in [0, 1] (None when
-    the recognizer fails on a line), or None where no recognizer is installed."""
-    read = _reader(model_name)
-    if read is None:
+        rec = load_recognizer(model_name)
+    except GenseqError as e:
+        log.info("no legibility scores: %s", e)
         return None
 
-    def score(points: np.ndarray, text: str) -> float | None:
+    def score(lines: list[np.ndarray], texts: list[str]) -> list[float | None]:
         try:
-            return round(max(0.0, 1.0 - cer(text, read(points))), 3)
-        except Exception:  # a recognizer's failure costs the score, never the page
-            log.exception("the recognizer failed on a line")
-            return None
+            reads = rec.read_raw(lines)
+        except Exception:  # the recognizer's failure costs the scores, never the page
+            log.exception("the recognizer failed on a page")
+            return [None] * len(texts)
+        out: list[float | None] = []
+        for text, read in zip(texts, reads, strict=True):
+            cer = edit_distance(text, read) / max(1, len(text))
+            out.append(round(max(0.0, 1.0 - cer), 3))
+        return out
 
     return score

@@ -22,7 +22,7 @@ class Limits:
     max_line_chars: int = 120  # characters per written line (the `width` field)
     max_style_chars: int = 200  # characters a style line reads
     max_style_points: int = 5000  # pen points of a style line (all strokes)
-    max_export_points: int = 200_000  # pen points of a page to export
+    max_export_points: int = 100_000  # pen points of a page to export (~2 MB of JSON)
     max_body_bytes: int = 2_000_000  # bytes of a request body
     workers: int = 1  # pages written at the same time
     queue: int = 16  # requests waiting beyond those (more: 503)

@@ -8,6 +8,7 @@ import socket
 import string
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ import torch
 pytest.importorskip("fastapi", reason="the web app needs the [web] extra (fastapi)")
 pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
 
+# starlette >= 1.x prefers `httpx2` for its TestClient; `httpx` still works
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from genseq.hand.alphabet import Alphabet  # noqa: E402
@@ -26,15 +29,23 @@ from genseq.web.app import create_app  # noqa: E402
 from genseq.web.limits import Limits  # noqa: E402
 
 ALPHABET = Alphabet.from_texts([" !\"'(),-.:;?" + string.digits + string.ascii_letters])
+# the window moves ~exp(-4) = 0.018 characters a step: slow enough that a random net primed
+# with a long style line (§5.5) has not read past the new text before it writes it
+KAPPA_BIAS = -4.0
 NORM = NormStats((8.0, -0.1), (42.0, 37.0), 1000, "tiny test model")
 
 
 def make_tiny_synth(out: Path, seed: int = 0) -> Path:
-    """A run directory with a 2 x 8 synthesis net; its window moves ~0.05 characters a step
-    (kappa_bias), so a line of n characters takes up to 40 n steps (the sampling cap)."""
+    """A run directory with a 2 x 8 synthesis net of random weights; its slow window
+    (KAPPA_BIAS) makes a line of n characters take up to 40 n steps (the sampling cap)."""
     torch.manual_seed(seed)
     cfg = SynthesisConfig(
-        alphabet_size=ALPHABET.size, hidden_size=8, num_layers=2, n_mixtures=3, n_window=2
+        alphabet_size=ALPHABET.size,
+        hidden_size=8,
+        num_layers=2,
+        n_mixtures=3,
+        n_window=2,
+        kappa_bias=KAPPA_BIAS,
     )
     net = SynthesisNet(cfg).eval()
     save_model(out, net, {"norm": NORM.to_json(), "alphabet": ALPHABET.to_json()})
@@ -48,11 +59,12 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def make_client(tiny_model_dir):
-    """make_client(**limits) -> a TestClient on an app with those limits."""
+    """make_client(legibility=None, **limits) -> a TestClient on an app with those limits
+    (and that legibility scorer)."""
     clients = []
 
-    def make(**kw) -> TestClient:
-        app = create_app(tiny_model_dir, Limits(**kw), legibility=False)
+    def make(legibility=None, **kw) -> TestClient:
+        app = create_app(tiny_model_dir, Limits(**kw), legibility=legibility or False)
         c = TestClient(app, raise_server_exceptions=False)
         c.__enter__()
         clients.append(c)
@@ -77,13 +89,14 @@ def _free_port() -> int:
 @pytest.fixture
 def live_server(tiny_model_dir):
     """live_server(**limits) -> the URL of the app on uvicorn (a thread, a free loopback
-    port); GENSEQ_WEB_MODEL=<run dir or name> serves that model instead of the tiny one."""
+    port), with legibility scores where a recognizer is installed; GENSEQ_WEB_MODEL=<run dir
+    or name> serves that model instead of the tiny one."""
     uvicorn = pytest.importorskip("uvicorn", reason="the web app needs the [web] extra")
     servers = []
 
     def start(**kw) -> str:
         model = os.environ.get("GENSEQ_WEB_MODEL") or tiny_model_dir
-        app = create_app(model, Limits(**kw), legibility=False)
+        app = create_app(model, Limits(**kw), legibility=True)
         port = _free_port()
         cfg = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         srv = uvicorn.Server(cfg)

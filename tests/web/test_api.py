@@ -3,6 +3,7 @@ limit, and bad input of every kind answered with a status and a sentence, never 
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import numpy as np
@@ -257,3 +258,29 @@ def test_no_body_crashes_the_server(client):
             assert isinstance(r.json()["detail"], str)
     assert client.get("/api/info").status_code == 200
     assert client.post("/api/write", json={"text": "ok", "seed": 1}).status_code == 200
+
+
+def test_a_closed_stream_stops_its_writing():
+    """When the client goes away (sending fails), the job's stop flag is set and its
+    future cancelled, so the sampler stops at its next step."""
+    from concurrent.futures import Future
+
+    from genseq.web.app import _Stream
+    from genseq.web.limits import Deadline
+
+    async def events():
+        while True:
+            yield b'{"event":"points"}\n'
+
+    async def gone(msg):
+        if msg["type"] == "http.response.body":
+            raise OSError("the client closed the connection")
+
+    async def receive():
+        await asyncio.sleep(3600)
+
+    deadline, fut = Deadline(60), Future()
+    scope = {"type": "http", "asgi": {"spec_version": "2.4"}, "method": "POST"}
+    with pytest.raises(Exception):  # noqa: B017 - whatever starlette makes of it
+        asyncio.run(_Stream(events(), deadline, fut)(scope, receive, gone))
+    assert deadline.stop.is_set() and fut.cancelled()

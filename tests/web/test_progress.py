@@ -45,7 +45,7 @@ def test_streamed_points_are_the_points_of_the_page(tiny_model_dir, styled):
     m = genseq.load(tiny_model_dir)
     # this short line primes the tiny model so that line 0 starts with the prime's tail
     # (trimmed) and line 1 never reaches its new text (kept whole)
-    style = genseq.Style.from_strokes(WAVE[:4], "to be") if styled else None
+    style = genseq.Style.from_strokes(WAVE[:4], "to") if styled else None
     events: list[dict] = []
     out = run(_job(m, style), None, events.append)
     assert events[0] == {"event": "start", "lines": ["ab cd", "", "ef"]}

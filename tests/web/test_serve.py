@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -49,3 +51,18 @@ def test_a_burst_beyond_the_queue_gets_503s_and_no_errors(live_server, capsys):
     assert loadtest.main([*argv, "--stream", "-n", "2", "--concurrency", "1"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["statuses"] == {"200": 2} and out["first_p50_s"] <= out["p50_s"]
+
+
+def test_without_the_web_extra_serve_says_what_to_install(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # not installed
+    assert cli(["serve"]) == 2
+    assert "pip install 'genseq[web]'" in capsys.readouterr().err
+
+
+def test_the_command_line_does_not_need_the_web_extra():
+    code = (
+        "import sys; sys.modules['fastapi'] = sys.modules['starlette'] = None; "
+        "from genseq.cli import build_parser; build_parser().parse_args(['serve', '--help'])"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "--port" in r.stdout, r.stderr

@@ -133,7 +133,8 @@ function startRun(req) {
   page.setAttribute("stroke-linejoin", "round");
   $("#scores").replaceChildren();
   const run = {
-    req, lines: [], final: null, stopped: false, error: null, t0: performance.now(),
+    req, lines: [], final: null, finalShown: false, stopped: false, error: null,
+    t0: performance.now(),
     tFirst: null, points: 0, view: null, ctrl: new AbortController(),
   };
   state.run = run;
@@ -226,8 +227,8 @@ function frame(run) {
     waiting += line.queue.length;
   }
   if (drawn) layout(run);
-  if (run.final && !waiting) return showFinal(run);
   if (run.stopped || run.error) return finish(run);
+  if (run.final && !waiting) return showFinal(run);
   requestAnimationFrame(() => frame(run));
 }
 
@@ -252,6 +253,7 @@ function showFinal(run) {
     page.appendChild(g);
   });
   if (x0 < Infinity) setView({ x0, y0, x1, y1 });
+  run.finalShown = true;
   const scores = run.final.lines.filter((l) => l.legibility !== null && l.legibility !== undefined);
   $("#scores").replaceChildren(...scores.map((l) => {
     const li = document.createElement("li");
@@ -262,16 +264,18 @@ function showFinal(run) {
 }
 
 function finish(run) {
-  $("#page").setAttribute("data-state", run.error ? "error" : run.final ? "done" : "stopped");
+  const end = run.error ? "error" : run.finalShown ? "done" : "stopped";
+  $("#page").setAttribute("data-state", end);
   $("#write").disabled = false;
   $("#stop").disabled = true;
-  const any = run.lines.some((l) => l.pts.length) || (run.final && run.final.points);
+  const any = run.lines.some((l) => l.pts.length) || (run.finalShown && run.final.points);
   for (const b of document.querySelectorAll(".downloads button")) b.disabled = !any;
   if (run.error) return status($("#status"), run.error, true);
   const secs = ((performance.now() - run.t0) / 1000).toFixed(1);
   const first = run.tFirst !== null ? `, first stroke after ${(run.tFirst / 1000).toFixed(2)} s` : "";
-  const what = run.final ? `Written: ${run.final.points} points in ${secs} s${first}` :
-    `Stopped after ${secs} s.`;
+  const drawn = run.lines.reduce((n, l) => n + l.pts.length, 0);
+  const what = run.finalShown ? `Written: ${run.final.points} points in ${secs} s${first}` :
+    `Stopped after ${secs} s (${drawn} points).`;
   status($("#status"), what);
 }
 
@@ -323,8 +327,10 @@ async function write() {
 }
 
 function stop() {
+  // stops the writing (the server stops sampling when the stream closes) and the drawing:
+  // the page keeps what is drawn
   const run = state.run;
-  if (!run || run.final || run.error) return;
+  if (!run || run.finalShown || run.error) return;
   run.stopped = true;
   run.ctrl.abort();
 }
@@ -332,7 +338,7 @@ function stop() {
 function pageStrokes() {
   // the page as shown, in page coordinates (y down)
   const run = state.run;
-  if (run && run.final) return run.final.lines.flatMap((l) => l.strokes);
+  if (run && run.finalShown) return run.final.lines.flatMap((l) => l.strokes);
   const out = [];
   for (const line of run ? run.lines : []) {
     const m = /translate\(([-\d.e]+) ([-\d.e]+)\)/.exec(line.g.getAttribute("transform") || "");
@@ -435,7 +441,7 @@ async function init() {
   showOutputs();
   try {
     const [info, styles] = await Promise.all([fetch("/api/info"), fetch("/api/styles")]);
-    state.info = await info.json();
+    state.info = window.genseqInfo = await info.json();
     state.styles = await styles.json();
   } catch (e) {
     status($("#status"), `could not reach the server (${e.message})`, true);
