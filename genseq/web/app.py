@@ -11,14 +11,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -27,13 +24,19 @@ from genseq.api import load
 from genseq.errors import GenseqError
 from genseq.hand.sample import HandModel
 from genseq.web import drawing, errors
-from genseq.web.job import Job, run
+from genseq.web.job import Job
 from genseq.web.legibility import Scorer, scorer
 from genseq.web.limits import Deadline, GenerationQueue, Limits
 from genseq.web.middleware import BodyLimit
 from genseq.web.schemas import ExportRequest, Info, StyleLine, StyleOut, WriteRequest, WriteResponse
+from genseq.web.streaming import stream, until_done
 
 STATIC = Path(__file__).resolve().parent / "static"
+STREAM_DOC = {
+    "content": {"application/x-ndjson": {}},
+    "description": "one JSON event per line: queued, start, points (pen offsets per line as "
+    "they are sampled), then done (a WriteResponse) or error",
+}
 ERRORS = {
     413: {"description": "the request body is over the size limit"},
     422: {"description": "invalid input, with a message saying what is wrong"},
@@ -84,37 +87,20 @@ def create_app(
     m = model if isinstance(model, HandModel) else load(model)
     if not isinstance(m, HandModel) or m.alphabet is None:
         raise GenseqError(f"{model} is not a synthesis model: it cannot write text")
-    score = scorer() if legibility is True else (legibility or None)
-    queue = GenerationQueue(lim.workers, lim.queue)
-    builtins = drawing.builtin_previews()
     name = model_name or (str(model) if not isinstance(model, HandModel) else "model")
+    w = Writer(m, lim, scorer() if legibility is True else (legibility or None))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        queue.shutdown()
+        w.queue.shutdown()
 
     app = FastAPI(
         title="genseq", version=genseq.__version__, description=_describe(lim), lifespan=lifespan
     )
     app.add_middleware(BodyLimit, max_bytes=lim.max_body_bytes)
     errors.install(app)
-    app.state.queue, app.state.limits = queue, lim
-
-    def job(req: WriteRequest) -> Job:
-        _check_text(req, m, lim)
-        style = drawing.choose(req.style, m, lim)
-        return Job(
-            m,
-            req.text,
-            style,
-            req.bias,
-            req.width,
-            req.seed,
-            req.color,
-            req.stroke_width,
-            Deadline(lim.time_limit),
-        )
+    app.state.queue, app.state.limits = w.queue, lim
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -126,47 +112,58 @@ def create_app(
             model=name,
             alphabet="".join(m.alphabet.symbols),  # type: ignore[union-attr]
             limits={k: float(v) for k, v in vars(lim).items()},
-            legibility=score is not None,
+            legibility=w.score is not None,
             version=genseq.__version__,
         )
 
-    @app.post("/api/write", response_model=WriteResponse, responses=ERRORS)
-    async def write(req: WriteRequest) -> dict:
-        """Write the text; answers when the whole page is written."""
-        j = job(req)
-        queue.reserve()
-        fut = queue.submit(partial(run, j, score))
-        try:
-            return await asyncio.wrap_future(fut)
-        except asyncio.CancelledError:  # the client went away
-            j.deadline.stop.set()
-            fut.cancel()
-            raise
+    _writing_routes(app, w)
+    _style_routes(app, w)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
 
-    @app.post(
-        "/api/write/stream",
-        responses={
-            200: {
-                "content": {"application/x-ndjson": {}},
-                "description": "one JSON event per line: queued, start, points (pen offsets "
-                "per line as they are sampled), then done (a WriteResponse) or error",
-            },
-            **ERRORS,
-        },
-    )
+
+class Writer:
+    """The model, the limits, the legibility scorer and the generation queue of an app."""
+
+    def __init__(self, model: HandModel, limits: Limits, score: Scorer | None):
+        self.model, self.limits, self.score = model, limits, score
+        self.queue = GenerationQueue(limits.workers, limits.queue)
+
+    def job(self, req: WriteRequest) -> Job:
+        """A checked request -> its job (else a GenseqError: 422)."""
+        _check_text(req, self.model, self.limits)
+        style = drawing.choose(req.style, self.model, self.limits)
+        return Job(
+            self.model,
+            req.text,
+            style,
+            req.bias,
+            req.width,
+            req.seed,
+            req.color,
+            req.stroke_width,
+            Deadline(self.limits.time_limit),
+        )
+
+
+def _writing_routes(app: FastAPI, w: Writer) -> None:
+    @app.post("/api/write", response_model=WriteResponse, responses=ERRORS)
+    async def write(req: WriteRequest, request: Request) -> dict:
+        """Write the text; answers when the whole page is written."""
+        job = w.job(req)
+        w.queue.reserve()
+        return await until_done(w.queue, job, w.score, request)
+
+    @app.post("/api/write/stream", responses={200: STREAM_DOC, **ERRORS})
     async def write_stream(req: WriteRequest) -> StreamingResponse:
         """Write the text, streaming its pen points while they are sampled (see
         `genseq.web.job` for the events). Closing the connection stops the writing."""
-        j = job(req)
-        ahead = queue.reserve()
-        events: asyncio.Queue[dict | None] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
+        job = w.job(req)
+        return stream(w.queue, job, w.score, w.queue.reserve())
 
-        def emit(e: dict | None) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, e)
 
-        fut = queue.submit(partial(_streamed, j, score, emit))
-        return _Stream(_ndjson(events, ahead), j.deadline, fut)
+def _style_routes(app: FastAPI, w: Writer) -> None:
+    builtins = drawing.builtin_previews()
 
     @app.get("/api/styles", response_model=list[StyleOut])
     async def list_styles() -> list[StyleOut]:
@@ -177,57 +174,9 @@ def create_app(
     async def make_style(line: StyleLine) -> StyleOut:
         """Your own line (strokes + what it reads) -> a style: send its `file` as a write
         request's `style`, or save it for `genseq write --style-from FILE`."""
-        return drawing.user_style_out(line, m, lim)
+        return drawing.user_style_out(line, w.model, w.limits)
 
     @app.post("/api/export", responses={200: {"content": {"image/svg+xml": {}}}, **ERRORS})
     async def export(req: ExportRequest) -> Response:
         """A page's strokes -> an SVG, a plotter SVG or G-code file."""
-        return drawing.export(req, lim)
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app
-
-
-def _streamed(j: Job, score: Scorer | None, emit) -> None:
-    """`run` on the worker, every outcome as an event; None marks the end."""
-    from genseq.web.limits import Cancelled, TimeLimit
-
-    try:
-        emit({"event": "done", **run(j, score, emit)})
-    except Cancelled:
-        pass
-    except TimeLimit as e:
-        emit({"event": "error", "status": 503, "detail": str(e)})
-    except GenseqError as e:
-        emit({"event": "error", "status": 422, "detail": str(e)})
-    except Exception as e:  # never lose the server to one page
-        errors.log.exception("writing failed")
-        emit(
-            {"event": "error", "status": 500, "detail": f"writing failed ({e.__class__.__name__})"}
-        )
-    finally:
-        emit(None)
-
-
-async def _ndjson(events: asyncio.Queue[dict | None], ahead: int) -> AsyncIterator[bytes]:
-    if ahead:
-        yield json.dumps({"event": "queued", "ahead": ahead}).encode() + b"\n"
-    while (e := await events.get()) is not None:
-        yield json.dumps(e, separators=(",", ":")).encode() + b"\n"
-
-
-class _Stream(StreamingResponse):
-    """NDJSON whose writing stops when the response ends for any reason (client gone)."""
-
-    def __init__(self, content: AsyncIterator[bytes], deadline: Deadline, fut) -> None:
-        super().__init__(content, media_type="application/x-ndjson")
-        self.deadline, self.fut = deadline, fut
-        self.headers["Cache-Control"] = "no-cache"
-        self.headers["X-Accel-Buffering"] = "no"
-
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[override]
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.deadline.stop.set()
-            self.fut.cancel()
+        return drawing.export(req, w.limits)

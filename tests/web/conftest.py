@@ -103,6 +103,7 @@ def live_server(tiny_model_dir):
         th = threading.Thread(target=srv.run, daemon=True)
         th.start()
         servers.append((srv, th))
+        start.app = app  # type: ignore[attr-defined]  # the last app started
         deadline = time.monotonic() + 60
         while not srv.started:
             assert time.monotonic() < deadline and th.is_alive(), "the server did not start"

@@ -265,8 +265,8 @@ def test_a_closed_stream_stops_its_writing():
     future cancelled, so the sampler stops at its next step."""
     from concurrent.futures import Future
 
-    from genseq.web.app import _Stream
     from genseq.web.limits import Deadline
+    from genseq.web.streaming import _Stream
 
     async def events():
         while True:

@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -66,3 +67,35 @@ def test_the_command_line_does_not_need_the_web_extra():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "--port" in r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("path", ["/api/write", "/api/write/stream"])
+def test_a_client_that_goes_away_frees_its_place(live_server, monkeypatch, path):
+    """A page nobody waits for any more is stopped: its place in the queue comes back long
+    before its time cap."""
+    import genseq.web.streaming as web_streaming
+
+    def endless(job, score, emit=None):  # a page that takes until it is stopped
+        while True:
+            job.deadline.check()
+            time.sleep(0.01)
+
+    monkeypatch.setattr(web_streaming, "run", endless)
+    url = live_server(time_limit=120)
+    queue = live_server.app.state.queue
+    port = int(url.rsplit(":", 1)[1])
+    body = json.dumps({"text": "hello"}).encode()
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        deadline = time.monotonic() + 30
+        while queue.pending == 0:
+            assert time.monotonic() < deadline, "the request never started"
+            time.sleep(0.05)
+    t0 = time.monotonic()
+    while queue.pending:
+        assert time.monotonic() - t0 < 10, "the abandoned page still holds its place"
+        time.sleep(0.05)
