@@ -77,7 +77,7 @@ class _Progress:
         self.job.deadline.check()
         if self.emit is None:
             return
-        xs, stops = x.numpy(), stop.numpy()
+        xs, stops = x.float().numpy().copy(), stop.numpy()  # a copy: x may be reused
         for r, b in enumerate(items):
             if stops[r]:
                 continue
