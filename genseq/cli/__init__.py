@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from genseq.cli import hand, text
 from genseq.cli.bench import add_bench_command
 from genseq.cli.models import add_models_command
+from genseq.cli.serve import add_serve_command
 from genseq.cli.write import add_write_command
 from genseq.errors import GenseqError
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_write_command(sub)
     add_models_command(sub)
     add_bench_command(sub)
+    add_serve_command(sub)
     return p
 
 

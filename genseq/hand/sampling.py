@@ -9,6 +9,9 @@ real line clamped with the prime's text followed by the text to write (`Synthesi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +27,25 @@ from genseq.nn.window import stop_now, u_grid
 
 if TYPE_CHECKING:
     from genseq.hand.model import SynthesisNet
+
+# hook(items, x, phi, stop) after each step: see `on_step`
+StepHook = Callable[[list[int], Tensor, Tensor, Tensor], None]
+_step_hook: ContextVar[StepHook | None] = ContextVar("genseq_step_hook", default=None)
+
+
+@contextmanager
+def on_step(hook: StepHook) -> Iterator[None]:
+    """Within the block, each sampling step of `synthesize` (in this thread / context) calls
+    hook(items, x, phi, stop): the batch items still writing, in row order, the points just
+    drawn for them (normalised offsets (n, 3)), their window weights φ (n, U+1) and the §5.3
+    stop flags (n,); an item's point at the step it stops is not part of its line. For
+    progress (a page drawn while it is written) or to abandon sampling: an exception the
+    hook raises propagates out of `synthesize`. Without a hook the loop does no extra work."""
+    token = _step_hook.set(hook)
+    try:
+        yield
+    finally:
+        _step_hook.reset(token)
 
 
 @dataclass
@@ -91,12 +113,15 @@ def _sample_loop(
     GEMMs' dtype (bf16) or None."""
     u = u_grid(chars.shape[1], chars.device, chars.dtype)
     step, t, cap = SynthStep(net, len(rows.caps), low), 0, rows.next_cap()
+    hook = _step_hook.get()
     while rows.active and cap > 0:  # max_steps <= 0: no steps at all
         y, st, phi = step(x, st, chars, u)
         stop = stop_now(phi, lengths)  # §5.3, per active item: u <= U_b inside, U_b+1 the end
         x = mdn_draw(y, net.cfg.n_mixtures, bias, generator)  # eqs 61-62
         rows.seg_x.append(x)
         rows.seg_phi.append(phi)
+        if hook is not None:
+            hook(rows.active, x, phi, stop)
         t += 1
         if t < cap and not bool(stop.any()):
             continue
