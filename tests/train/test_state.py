@@ -49,7 +49,9 @@ def test_a_scalar_or_integer_carry_is_refused():
 
 def test_a_carry_the_task_does_not_read_is_refused():
     with pytest.raises(GenseqError, match=r"this run carries c \(1, 2, 5\), h \(1, 2, 5\)"):
-        check_carry({"h": Z(1, 2, 6), "c": Z(1, 2, 6)}, None, {"h": (1, 2, 5), "c": (1, 2, 5)}, "ck")
+        check_carry(
+            {"h": Z(1, 2, 6), "c": Z(1, 2, 6)}, None, {"h": (1, 2, 5), "c": (1, 2, 5)}, "ck"
+        )
 
 
 def test_a_damaged_record_is_refused():
