@@ -30,11 +30,31 @@ def places(tmp_path_factory, tiny_cache, tiny_synth, tiny_predict) -> dict[str, 
     (tmp / "latin1.txt").write_bytes("caf\xe9 ".encode("latin-1") * 50)
     (tmp / "tiny.txt").write_text("ab")
     (tmp / "toy.txt").write_text("the cat sat on the mat. " * 40)
+    for name, body in STYLE_FILES.items():
+        (tmp / name).write_text(body)
     return {"tmp": str(tmp), "cache": str(tiny_cache), "synth": str(tiny_synth),
             "predict": str(tiny_predict), "text": str(tmp / "text")}  # fmt: skip
 
 
+SVG = '<svg xmlns="http://www.w3.org/2000/svg"><title>hi</title>{}</svg>'
+STYLE_FILES = {  # pen files a user hands to --style-from or `hand read`, each wrong one way
+    "nopoints.json": '{"text": "hi", "points": []}',
+    "pairs.json": '{"text": "hi", "points": [[1, 2], [3, 4]]}',
+    "nokeys.json": '{"text": "hi"}',
+    "list.json": "[1, 2]",
+    "notext.json": '{"points": [[0, 0, 0], [5, 5, 1]]}',
+    "nan.json": '{"text": "hi", "points": [[0, 0, 0], [NaN, 1, 1]]}',
+    "far.json": '{"text": "hi", "points": [[0, 0, 0], [1e12, 1, 1]]}',
+    "flat.json": '{"text": "hi", "points": [[0, 0, 0], [10, 0, 1]]}',
+    "own.json": '{"text": "hi", "norm": {"mean": [0, 0]}}',
+    "arc.svg": SVG.format('<path d="M 0 0 A 1 1 0 0 1 5 5"/>'),
+    "html.svg": "<html><body/></html>",
+    "badpath.svg": SVG.format('<path d="M 0 0 L x y"/>'),
+    "badline.svg": SVG.format('<line x1="a" y1="0" x2="1" y2="1"/>'),
+    "skew.svg": SVG.format('<g transform="warp(1)"><path d="M 0 0 L 5 5"/></g>'),
+}
 TRAIN = "--steps 1 --no-progress --hidden 4 --layers 1"
+STYLE = "write hi --model {synth} -o {tmp}/x.svg --style-from {tmp}/"
 CASES = [
     # hand prepare
     ("hand prepare --iam {tmp}/missing --out {tmp}/c.npz", "IAM-OnDB folder not found"),
@@ -50,7 +70,11 @@ CASES = [
     ("hand show --data {cache} --line zz-999 -o {tmp}/x.svg", "no line 'zz-999' in the cache"),
     ("hand train --task synth --data {tmp}/none.npz --out {tmp}/r " + TRAIN, "no such cache"),
     ("hand train --task synth --data {cache} --out {tmp}/r --layers 0 --steps 1",
-     "--layers, --hidden, --mixtures and --window must be >= 1"),
+     "--layers must be >= 1, got 0"),
+    ("hand train --task synth --data {cache} --out {tmp}/r --window 0 --steps 1",
+     "--window must be >= 1, got 0"),
+    ("hand train --task predict --data {cache} --out {tmp}/r --chunk-len -1 " + TRAIN,
+     "--chunk-len must be >= 0, got -1"),
     ("hand train --task synth --data {cache} --out {tmp}/r --crop-len 9 " + TRAIN,
      "--crop-len is for prediction only"),
     ("hand train --task predict --data {cache} --out {tmp}/r --lr 0 " + TRAIN, "--lr must be > 0"),
@@ -62,7 +86,9 @@ CASES = [
     ("hand eval --model {synth} --data {tmp}/none.npz", "no such cache"),
     ("hand eval --model {synth} --data {cache} --split nowhere", "unknown split 'nowhere'"),
     # hand sample
-    ("hand sample --model {predict} --steps 0 -o {tmp}/x.svg", "--steps must be >= 1"),
+    ("hand sample --model {predict} --steps 0 -o {tmp}/x.svg", "--steps must be >= 1, got 0"),
+    ("hand sample --model {synth} -o {tmp}/x.png --figure density --data {cache} "
+     "--line b02-010x-02", "line b02-010x-02 has no transcription for the synthesis net"),
     ("hand sample --model {predict} --steps 200000 -o {tmp}/x.svg",
      "--steps must be between 1 and 100,000"),
     ("hand sample --model {predict} -o {tmp}/x.txt", "cannot draw to x.txt"),
@@ -82,7 +108,37 @@ CASES = [
     # hand styles / write
     ("hand styles --make {synth} --n 0 --out {tmp}/st", "--n must be >= 1"),
     ("hand styles --make {predict} --out {tmp}/st", "making styles needs a synthesis model"),
-    ("write hi --model {synth} -o {tmp}/x.svg --width 0", "--width must be >= 1"),
+    ("write hi --model {synth} -o {tmp}/x.svg --width 0", "--width must be >= 1, got 0"),
+    ("write hi --model {synth} -o {tmp}/x.svg --legible 0", "--legible must be >= 1, got 0"),
+    # style files
+    (STYLE + "nopoints.json", "the style has no points"),
+    (STYLE + "pairs.json", "points must be [x, y, eos] triples"),
+    (STYLE + "nokeys.json", 'a style JSON needs "points"'),
+    (STYLE + "list.json", "a pen JSON must be an object with text and points"),
+    (STYLE + "notext.json", "the style has no text: say what it reads"),
+    (STYLE + "nan.json", "the style has non-finite coordinates"),
+    (STYLE + "far.json", "the style has coordinates beyond"),
+    (STYLE + "flat.json", "the style's points have no height"),
+    (STYLE + "own.json", "not a valid genseq style file"),
+    (STYLE + "arc.svg", "SVG arcs (A) are not supported"),
+    (STYLE + "html.svg", "not an SVG document (root element <html>)"),
+    (STYLE + "badpath.svg", "bad SVG path data"),
+    (STYLE + "badline.svg", "bad SVG <line>: x1, y1, x2, y2 must be numbers"),
+    (STYLE + "skew.svg", "unsupported SVG transform"),
+    # hand recognizer-train / read / legibility
+    ("hand recognizer-train --data {cache} --out {tmp}/rr --steps 1 --init-from {synth}",
+     "--init-from is for text and hand train"),
+    ("hand recognizer-train --data {cache} --out {tmp}/rr --steps 1 --enc-layers 0",
+     "--enc-layers must be >= 1, got 0"),
+    ("hand recognizer-train --data {cache} --out {tmp}/rr --steps 1 --ctc-weight 1",
+     "--ctc-weight is in [0, 1)"),
+    ("hand read {tmp}/arc.svg --beam 0", "--beam must be >= 1, got 0"),
+    ("hand read {tmp}/nopoints.json --recognizer {synth}", "holds a synth model, not a recognizer"),
+    ("hand read {tmp}/nopoints.json", "no pen strokes to read"),
+    ("hand legibility --seeds 0", "--seeds must be >= 1, got 0"),
+    ("hand legibility --model {predict}", "holds a predict model, not a synthesis model"),
+    ("hand legibility --model {synth} --phrases {tmp}/none.txt", "cannot read the phrases file"),
+    ("hand legibility --model {synth} --phrases {tmp}/empty.txt", "has no phrases"),
     ("write hi --model {synth} -o {tmp}/x.svg --figure phi", "--figure KIND and --figure-out FILE"),
     ("write hi --model {synth} -o {tmp}/no/x.svg", "output folder not found"),
     ("write hi --model {synth} -o {tmp}/x.svg --figure phi --figure-out {tmp}/f.jpg",
@@ -103,7 +159,13 @@ CASES = [
     ("text train --data {tmp}/latin1.txt --out {tmp}/t " + TRAIN, "is not UTF-8 text"),
     ("text train --data {tmp}/tiny.txt --out {tmp}/t " + TRAIN, "is too small"),
     ("text train --data {tmp}/toy.txt --out {tmp}/t --layers 0 --steps 1",
-     "--layers, --hidden, --seq-len and --batch-size must be >= 1"),
+     "--layers must be >= 1, got 0"),
+    ("text train --data {tmp}/toy.txt --out {tmp}/t --seq-len 0 --steps 1",
+     "--seq-len must be >= 1, got 0"),
+    ("text train --data {tmp}/toy.txt --out {tmp}/t --resume --init-from {text} " + TRAIN,
+     "--init-from starts a new run and --resume continues one: not both"),
+    ("text train --data {tmp}/toy.txt --out {tmp}/t --init-from {synth} " + TRAIN,
+     "holds a synth model, not text"),
     ("text train --data {tmp}/toy.txt --out {tmp}/t --batch-size 1000 " + TRAIN,
      "symbols are too few for 1000 streams"),
     ("text train --data {tmp}/toy.txt --out {tmp}/t --eval-every 0 " + TRAIN,
@@ -133,6 +195,24 @@ def test_prepare_without_a_folder(capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("GENSEQ_DATA", raising=False)
     assert main(["hand", "prepare", "--out", str(tmp_path / "c.npz")]) == 2
     assert "no IAM-OnDB folder: give --iam DIR or set GENSEQ_DATA" in capsys.readouterr().err
+
+
+def test_write_an_empty_text(places, capsys):
+    argv = ["write", "", "--model", places["synth"], "-o", f"{places['tmp']}/x.svg"]
+    assert main(argv) == 2
+    assert "nothing to write: the text is empty" in capsys.readouterr().err
+
+
+def test_a_cache_of_another_version(places, capsys, tmp_path):
+    """A cache written by another genseq: prepare it again."""
+    from genseq.hand.data import HandCache
+
+    cache = HandCache.load(places["cache"])
+    cache.meta["version"] = 99
+    cache.save(tmp_path / "old.npz")
+    assert main(["hand", "show", "--data", str(tmp_path / "old.npz"), "-o", "x.svg"]) == 2
+    err = capsys.readouterr().err
+    assert "cache version 99, expected 1: run genseq hand prepare again" in err
 
 
 def test_places_exist(places):
