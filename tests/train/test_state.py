@@ -75,16 +75,6 @@ def test_hand_task_carry_shapes_are_those_its_loss_carries(kind):
 
 
 # ---- through `genseq text train --resume` -------------------------------------------------------
-@pytest.fixture(scope="module")
-def text_run(tmp_path_factory) -> tuple[Path, Path]:
-    d = tmp_path_factory.mktemp("run")
-    data = d / "toy.txt"
-    data.write_text("the cat sat on a mat. " * 50)
-    flags = "--hidden 5 --batch-size 2 --seq-len 10 --steps 2 --eval-every 100"
-    assert main(text_train(data, d / "run", flags + " --no-progress --threads 1")) == 0
-    return data, d / "run"
-
-
 def _copy_run(run: Path, to: Path) -> Path:
     to.mkdir()
     for f in ("config.json", "model.safetensors", "checkpoint.safetensors"):
@@ -108,10 +98,10 @@ def _resume(capsys, data: Path, run: Path) -> tuple[int, str]:
     return rc, capsys.readouterr().err
 
 
-def test_resume_refuses_a_carry_whose_shape_was_damaged(text_run, tmp_path, capsys):
+def test_resume_refuses_a_carry_whose_shape_was_damaged(tiny_text_run, tmp_path, capsys):
     """hypothesis's reproduce_failure('6.170.17', b'AEEAQQZBAQ==') of test_fuzz.py: an
     IndexError inside torch.lstm before the check existed."""
-    data, run = text_run
+    data, run = tiny_text_run
     d = _copy_run(run, tmp_path / "d")
     _reshape_in_header(d / "checkpoint.safetensors", "carry.c", [2, 5])
     rc, err = _resume(capsys, data, d)
@@ -120,10 +110,10 @@ def test_resume_refuses_a_carry_whose_shape_was_damaged(text_run, tmp_path, caps
     assert "does not fit this run" in line and "c (2, 5)" in line
 
 
-def test_resume_refuses_a_carry_of_another_batch_size(text_run, tmp_path, capsys):
+def test_resume_refuses_a_carry_of_another_batch_size(tiny_text_run, tmp_path, capsys):
     """Tensors and record rewritten together (a consistent foreign carry): the batch size
     disagrees between h and c."""
-    data, run = text_run
+    data, run = tiny_text_run
     d = _copy_run(run, tmp_path / "d")
     ck = d / "checkpoint.safetensors"
     from safetensors import safe_open
@@ -139,9 +129,25 @@ def test_resume_refuses_a_carry_of_another_batch_size(text_run, tmp_path, capsys
     assert rc == 2 and "no single batch size" in err and "Traceback" not in err
 
 
-def test_an_intact_checkpoint_still_resumes(text_run, tmp_path, capsys):
-    data, run = text_run
+def test_an_intact_checkpoint_still_resumes(tiny_text_run, tmp_path, capsys):
+    data, run = tiny_text_run
     d = _copy_run(run, tmp_path / "d")
     rc, err = _resume(capsys, data, d)
     assert rc == 0, err
     assert "3 updates" in err
+
+
+def test_resume_refuses_a_checkpoint_without_its_data_settings(tiny_text_run, tmp_path, capsys):
+    """The run's stream settings come from its checkpoint: one missing is one clear line."""
+    from safetensors import safe_open
+
+    data, run = tiny_text_run
+    d = _copy_run(run, tmp_path / "d")
+    ck = d / "checkpoint.safetensors"
+    with safe_open(ck, "pt") as f:
+        meta = f.metadata()
+    inner = json.loads(meta["genseq"])
+    del inner["config"]["seq_len"]
+    save_file(load_file(ck), ck, {**meta, "genseq": json.dumps(inner)})
+    rc, err = _resume(capsys, data, d)
+    assert rc == 2 and f"the checkpoint in {d} lacks seq_len" in err
