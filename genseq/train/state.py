@@ -107,10 +107,10 @@ def load_state(tr: Trainer, lr: float | None) -> None:
         raise GenseqError(f"{tr.ckpt_path} is not a genseq training checkpoint")
     _restore_settings(tr, meta)
     _restore_weights(tr, tensors, meta, lr)
+    _restore_carry(tr, tensors, meta)  # (the task may read a batch to check it: RNG after)
     own = f"rng.torch.rank{tr.rank}"  # this rank's stream, if the run had as many ranks
     same = meta.get("world", 1) == tr.world
     torch.set_rng_state(tensors[own] if same and own in tensors else tensors["rng.torch"])
-    _restore_carry(tr, tensors, meta)
     _restore_counters(tr, meta)
     # drop log lines written after the checkpoint: they will be written again
     tr.history = [r for r in read_metrics(tr.metrics_path) if r["step"] <= tr.step]
