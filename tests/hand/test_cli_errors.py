@@ -49,7 +49,10 @@ STYLE_FILES = {  # pen files a user hands to --style-from or `hand read`, each w
     "own.json": '{"text": "hi", "norm": {"mean": [0, 0]}}',
     "arc.svg": SVG.format('<path d="M 0 0 A 1 1 0 0 1 5 5"/>'),
     "html.svg": "<html><body/></html>",
-    "badpath.svg": SVG.format('<path d="M 0 0 L x y"/>'),
+    "nocommand.svg": SVG.format('<path d="5 5"/>'),
+    "afterz.svg": SVG.format('<path d="M 0 0 L 5 5 Z 5"/>'),
+    "short.svg": SVG.format('<path d="M 0 0 L 5"/>'),
+    "deep.svg": SVG.format("<g>" * 1200 + '<path d="M 0 0 L 5 5"/>' + "</g>" * 1200),
     "badline.svg": SVG.format('<line x1="a" y1="0" x2="1" y2="1"/>'),
     "skew.svg": SVG.format('<g transform="warp(1)"><path d="M 0 0 L 5 5"/></g>'),
 }
@@ -122,7 +125,10 @@ CASES = [
     (STYLE + "own.json", "not a valid genseq style file"),
     (STYLE + "arc.svg", "SVG arcs (A) are not supported"),
     (STYLE + "html.svg", "not an SVG document (root element <html>)"),
-    (STYLE + "badpath.svg", "bad SVG path data"),
+    (STYLE + "nocommand.svg", "bad SVG path data: '5 5'"),
+    (STYLE + "afterz.svg", "bad SVG path data after 'Z'"),
+    (STYLE + "short.svg", "bad SVG path data near 'L'"),
+    (STYLE + "deep.svg", "the SVG is nested too deeply to read"),
     (STYLE + "badline.svg", "bad SVG <line>: x1, y1, x2, y2 must be numbers"),
     (STYLE + "skew.svg", "unsupported SVG transform"),
     # hand recognizer-train / read / legibility
@@ -201,6 +207,24 @@ def test_write_an_empty_text(places, capsys):
     argv = ["write", "", "--model", places["synth"], "-o", f"{places['tmp']}/x.svg"]
     assert main(argv) == 2
     assert "nothing to write: the text is empty" in capsys.readouterr().err
+
+
+def test_write_a_built_in_style_when_none_is_installed(places, capsys, monkeypatch, tmp_path):
+    from genseq.hand import styles
+
+    monkeypatch.setattr(styles, "STYLES_DIR", tmp_path)
+    argv = [
+        "write",
+        "hi",
+        "--model",
+        places["synth"],
+        "-o",
+        str(tmp_path / "x.svg"),
+        "--style",
+        "0",
+    ]
+    assert main(argv) == 2
+    assert "no built-in styles are installed" in capsys.readouterr().err
 
 
 def test_a_cache_of_another_version(places, capsys, tmp_path):
