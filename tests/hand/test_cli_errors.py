@@ -4,6 +4,7 @@ that raise it.)"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,42 @@ def test_a_cache_of_another_version(places, capsys, tmp_path):
 
 def test_places_exist(places):
     assert Path(places["tmp"], "toy.txt").is_file()
+
+
+# ---- training and model flags that need no handwriting model (fast) --------------------------
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, str]:
+    tmp = tmp_path_factory.mktemp("files")
+    (tmp / "toy.txt").write_text("the cat sat on the mat. " * 40)
+    (tmp / "nothing").mkdir()
+    vocab = Vocab.build("the cat", "char")
+    save_model(tmp / "extra", TextModel(TextModelConfig(len(vocab), 3)), {"vocab": vocab.to_json()})
+    config = json.loads((tmp / "extra" / "config.json").read_text())
+    config["model"]["colour"] = "red"  # a key no model config has
+    (tmp / "extra" / "config.json").write_text(json.dumps(config))
+    (tmp / "badjson").mkdir()
+    (tmp / "badjson" / "config.json").write_text("{")
+    return {"tmp": str(tmp)}
+
+
+FAST = [
+    ("text train --data {tmp}/toy.txt --out {tmp}/t --noise-groups 0 " + TRAIN,
+     "--noise-groups must be >= 1, got 0"),
+    ("text train --data {tmp}/toy.txt --out {tmp}/t --weight-noise 0.1 --adaptive-noise 0.1 "
+     + TRAIN, "give --weight-noise or --adaptive-noise, not both"),
+    ("text train --data {tmp}/nothing --out {tmp}/t " + TRAIN,
+     "needs train.txt, valid.txt and test.txt, or exactly one .txt"),
+    ("text sample --model {tmp}/toy.txt", "is a file: give a model directory or a shipped"),
+    ("text sample --model {tmp}/badjson", "is not valid JSON"),
+    ("text sample --model {tmp}/extra", "has unknown keys: 'colour'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("argv, message", FAST, ids=[c[0].split(" {")[0] for c in FAST])
+def test_cli_error_without_a_handwriting_model(files, capsys, argv, message):
+    capsys.readouterr()
+    assert main([w.format(**files) for w in argv.split()]) == 2
+    err = capsys.readouterr().err
+    errors = [s for s in err.splitlines() if s.startswith("genseq: error:")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert message in errors[0], errors[0]
