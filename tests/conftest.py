@@ -66,6 +66,20 @@ def text_train(data, out, flags: str = "") -> list[str]:
     return ["text", "train", "--data", str(data), "--out", str(out), *flags.split()]
 
 
+@pytest.fixture(scope="session")
+def tiny_text_run(tmp_path_factory) -> tuple[Path, Path]:
+    """(corpus, run directory) of a 2-step `text train` whose checkpoint carries its state
+    (read only: copy what a test changes)."""
+    from genseq.cli import main
+
+    d = tmp_path_factory.mktemp("run")
+    data = d / "toy.txt"
+    data.write_text("the cat sat on a mat. " * 50)
+    flags = "--hidden 5 --batch-size 2 --seq-len 10 --steps 2 --eval-every 100"
+    assert main(text_train(data, d / "run", flags + " --no-progress --threads 1")) == 0
+    return data, d / "run"
+
+
 def _trace_errors(path: str) -> None:
     """GENSEQ_ERROR_TRACE=FILE: append "file:line<TAB>test" for every GenseqError raised while
     the tests run (python -m tests.error_sites FILE maps each message to its tests)."""

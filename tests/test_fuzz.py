@@ -384,24 +384,13 @@ def checkpoint_bytes(draw, valid: Path) -> bytes:
     return draw(st.binary(max_size=200))
 
 
-@pytest.fixture(scope="module")
-def text_run(tmp_path_factory) -> tuple[Path, Path]:
-    d = tmp_path_factory.mktemp("run")
-    data = d / "toy.txt"
-    data.write_text("the cat sat on a mat. " * 50)
-    flags = "--hidden 5 --batch-size 2 --seq-len 10 --steps 2 --eval-every 100"
-    argv = text_train(data, d / "run", flags + " --no-progress --threads 1")
-    assert main(argv) == 0
-    return data, d / "run"
-
-
 @FIXTURES
 @given(data=st.data())
-def test_fuzz_checkpoint_bytes(text_run, tmp_path_factory, capsys, monkeypatch, data):
+def test_fuzz_checkpoint_bytes(tiny_text_run, tmp_path_factory, capsys, monkeypatch, data):
     """A damaged checkpoint.safetensors: `text train --resume` continues or says why not."""
     count("checkpoint_bytes")
     monkeypatch.setattr(Trainer, "plot", lambda self: None)  # the loss curve is not under test
-    corpus, run = text_run
+    corpus, run = tiny_text_run
     d = tmp_path_factory.mktemp("ck")
     for f in ("config.json", "model.safetensors"):
         (d / f).write_bytes((run / f).read_bytes())

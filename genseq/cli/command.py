@@ -7,6 +7,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from genseq.errors import GenseqError
+
 
 def command(
     group: argparse._SubParsersAction,
@@ -20,3 +22,12 @@ def command(
     p = group.add_parser(name, help=help, description=inspect.getdoc(handler), **kw)
     p.set_defaults(func=handler)
     return p
+
+
+def at_least(a: argparse.Namespace, low: int, *flags: str) -> None:
+    """The sizes and counts of a command checked before any work: the first of `flags`
+    (attribute names of `a`) below `low` is one clear error naming it and its value."""
+    for name in flags:
+        value = getattr(a, name)
+        if value < low:
+            raise GenseqError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")

@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from genseq.cli.command import command
+from genseq.cli.command import at_least, command
 from genseq.cli.hand_sample import add_sample
 from genseq.cli.hand_train import add_train
 from genseq.cli.recognize import add_recognizer_commands
@@ -195,8 +195,7 @@ def cmd_styles(a: argparse.Namespace) -> int:
     candidates.png; keep the good ones."""
     folder = Path(a.out) if a.out else styles.STYLES_DIR
     if a.make:
-        if a.n < 1:
-            raise GenseqError("--n must be >= 1")
+        at_least(a, 1, "n")
         paths = make_styles.make_styles(
             a.make, folder, a.n, a.seed, a.bias, prime_data=a.prime_data
         )

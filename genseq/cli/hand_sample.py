@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from genseq.cli.command import command
+from genseq.cli.command import at_least, command
 from genseq.errors import GenseqError
 from genseq.hand.data import HandCache
 from genseq.hand.render import check_output, save_strokes
@@ -40,8 +40,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
     instead: density (Fig 10: predicted densities summed over the line, and the mixture
     weights) of the sample, or of a real line with --data and --line; for a synthesis model
     and a real line, density (Fig 14) or phi (Fig 13: the window weights φ(t, u))."""
-    if a.steps < 1:
-        raise GenseqError("--steps must be >= 1")
+    at_least(a, 1, "steps")
     check_output(a.output)
     if (a.data or a.line) and not a.figure:
         raise GenseqError("--data and --line choose a line for --figure")

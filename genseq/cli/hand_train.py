@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genseq.cli.command import command
+from genseq.cli.command import at_least, command
 from genseq.cli.train_flags import add_train_flags, init_source, run_training, train_config
 from genseq.errors import GenseqError
 from genseq.hand.alphabet import Alphabet
@@ -79,8 +79,7 @@ def _datasets(
 
 
 def _build(task: str, a: argparse.Namespace, alphabet_size: int) -> PredictionNet | SynthesisNet:
-    if a.layers < 1 or a.hidden < 1 or a.mixtures < 1 or a.window < 1:
-        raise GenseqError("--layers, --hidden, --mixtures and --window must be >= 1")
+    at_least(a, 1, "layers", "hidden", "mixtures", "window")
     common = dict(
         hidden_size=a.hidden,
         num_layers=a.layers,
@@ -118,8 +117,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         model = model_class(task).from_config(saved["model"])
     else:
         task, batch, crop, chunk = a.task, a.batch_size, a.crop_len, a.chunk_len
-        if chunk < 0:
-            raise GenseqError(f"--chunk-len must be >= 0, got {chunk}")
+        at_least(a, 0, "chunk_len")
         if crop and task == SynthesisNet.kind:
             raise GenseqError("--crop-len is for prediction only: a crop loses its text")
         alphabet, stats = _saved_data(source) if source else (a.alphabet, None)

@@ -8,7 +8,7 @@ import json
 import secrets
 from pathlib import Path
 
-from genseq.cli.command import command
+from genseq.cli.command import at_least, command
 from genseq.cli.train_flags import add_train_flags, train_config
 from genseq.errors import GenseqError
 from genseq.hand.page import Page
@@ -52,8 +52,7 @@ def cmd_recognizer_train(a: argparse.Namespace) -> int:
     cfg = train_config(a)
     if a.init_from is not None:
         raise GenseqError("--init-from is for text and hand train")
-    if a.downsample < 1 or a.enc_hidden < 1 or a.enc_layers < 1 or a.dec_hidden < 1:
-        raise GenseqError("--downsample, --enc-hidden, --enc-layers, --dec-hidden must be >= 1")
+    at_least(a, 1, "downsample", "enc_hidden", "enc_layers", "dec_hidden")
     if not 0 <= a.ctc_weight < 1 or (a.no_ctc and a.decoder == "ctc"):
         raise GenseqError("--ctc-weight is in [0, 1); --no-ctc reads with --decoder attention")
     mc = dict(
@@ -97,8 +96,7 @@ def cmd_read(a: argparse.Namespace) -> int:
     """Read a handwriting file: SVG (paths, polylines; genseq's own outputs included), JSON
     {"points": [[x, y, eos], ...]} or {"strokes": ...} (y down), or a genseq style file. A
     page is cut into lines; one text line is printed per line."""
-    if a.beam < 1:
-        raise GenseqError("--beam must be >= 1")
+    at_least(a, 1, "beam")
     texts, own = read_file(a.file, load_recognizer(a.recognizer), a.decoder, a.beam)
     for t in texts:
         print(t)
@@ -123,8 +121,7 @@ def _phrases(path: str | None) -> list[str]:
 def cmd_legibility(a: argparse.Namespace) -> int:
     """Write each phrase with a synthesis model, read it back with the recognizer and report
     CER / WER per bias, beside the recognizer's CER on real testset_v lines (the floor)."""
-    if a.seeds < 1 or a.legible < 1:
-        raise GenseqError("--seeds and --legible must be >= 1")
+    at_least(a, 1, "seeds", "legible")
     rec = load_recognizer(a.recognizer)
     model = load_writer(a.model)
     rows = legibility(model, rec, _phrases(a.phrases), tuple(a.bias), a.seeds, a.legible)

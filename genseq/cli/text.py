@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from genseq.cli.command import command
+from genseq.cli.command import at_least, command
 from genseq.cli.train_flags import (
     add_precision_flag,
     add_train_flags,
@@ -90,8 +90,7 @@ def add_sample(ts: argparse._SubParsersAction) -> None:
 def _model(a: argparse.Namespace, vocab: Vocab) -> TextModel:
     """A new TextModel from the model flags."""
 
-    if a.layers < 1 or a.hidden < 1 or a.seq_len < 1 or a.batch_size < 1:
-        raise GenseqError("--layers, --hidden, --seq-len and --batch-size must be >= 1")
+    at_least(a, 1, "layers", "hidden", "seq_len", "batch_size")
     embed = a.embed if a.embed >= 0 else (400 if vocab.level == "word" else 0)
     return TextModel(
         TextModelConfig(

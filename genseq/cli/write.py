@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from genseq.api import write
-from genseq.cli.command import command
+from genseq.cli.command import at_least, command
 from genseq.cli.recognize import add_legible_flags, legible_page
 from genseq.errors import GenseqError
 from genseq.hand.page import check_page_output
@@ -90,8 +90,7 @@ def _style(a: argparse.Namespace) -> Style | None:
 
 def _check_paths(a: argparse.Namespace, fmt: str | None) -> Path:
     """Every output path is writable, before any model is loaded."""
-    if a.width < 1:
-        raise GenseqError("--width must be >= 1")
+    at_least(a, 1, "width")
     if bool(a.figure) != bool(a.figure_out):
         raise GenseqError("--figure KIND and --figure-out FILE go together")
     out = check_page_output(a.output, fmt)
@@ -113,8 +112,7 @@ def cmd_write(a: argparse.Namespace) -> int:
     if m.alphabet is None:
         raise GenseqError("writing text needs a synthesis model (hand train --task synth)")
     style = _style(a)
-    if a.legible < 1:
-        raise GenseqError("--legible must be >= 1")
+    at_least(a, 1, "legible")
     if a.legible > 1:
         page = legible_page(a, m, text, style)
     else:

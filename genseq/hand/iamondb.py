@@ -225,24 +225,45 @@ def read_iamondb(
     for s, forms in split_forms.items():
         for f in forms:
             form_split.setdefault(f, s)
-
     problems: dict[str, list[str]] = {}
+    csr = _read_transcriptions(ascii_src, problems)
+    lines = _read_lines(strokes_src, csr, form_split, problems, workers, progress)
+    lines.sort(key=lambda ln: ln.id)
+    for ids in problems.values():
+        ids.sort()
+    return IamOnDB(lines, problems, split_forms)
+
+
+def _read_transcriptions(src: Path, problems: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Form id -> its CSR lines, from every transcription file (bad ones: a problem each)."""
     csr: dict[str, list[str]] = {}
-    for form, data in _members(ascii_src, ".txt", problems):
+    for form, data in _members(src, ".txt", problems):
         try:
             csr[form] = parse_csr(data)
         except ValueError as e:
             problems.setdefault(BAD_TEXT_FILE, []).append(f"{form}: {e}")
+    return csr
 
+
+def _read_lines(
+    src: Path,
+    csr: dict[str, list[str]],
+    form_split: dict[str, str],
+    problems: dict[str, list[str]],
+    workers: int,
+    progress: bool,
+) -> list[Line]:
+    """Every stroke file parsed (in `workers` processes) into a Line with its transcription
+    and split; files without points or that do not parse are problems, not lines."""
     bar = tqdm(
         desc="IAM-OnDB",
         unit="line",
         disable=not progress,
         file=sys.stderr,
         leave=False,
-        total=sum(1 for _ in strokes_src.rglob("*.xml")) if strokes_src.is_dir() else None,
+        total=sum(1 for _ in src.rglob("*.xml")) if src.is_dir() else None,
     )
-    items = _members(strokes_src, ".xml", problems)
+    items = _members(src, ".xml", problems)
     lines: list[Line] = []
     with _pool(workers) as pool:
         results = pool.imap_unordered(_parse_item, items, 16) if pool else map(_parse_item, items)
@@ -256,17 +277,18 @@ def read_iamondb(
                 problems.setdefault(NO_POINTS, []).append(lid)
                 continue
             form, _, num = lid.rpartition("-")
-            texts = csr.get(form, [])
-            n = int(num) if num.isdigit() else 0
-            text = texts[n - 1] if 1 <= n <= len(texts) else None
+            text = _line_text(csr.get(form, []), num)
             if text is None:
                 problems.setdefault(NO_TEXT, []).append(lid)
             lines.append(Line(lid, text, xy, eos, t, form_split.get(form)))
     bar.close()
-    lines.sort(key=lambda ln: ln.id)
-    for ids in problems.values():
-        ids.sort()
-    return IamOnDB(lines, problems, split_forms)
+    return lines
+
+
+def _line_text(texts: list[str], num: str) -> str | None:
+    """Line `num` (1-based, as in the line id's last part) of a form's transcription."""
+    n = int(num) if num.isdigit() else 0
+    return texts[n - 1] if 1 <= n <= len(texts) else None
 
 
 class _NoPool:

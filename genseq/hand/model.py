@@ -31,7 +31,7 @@ from genseq.hand.sampling import synthesize as _synthesize
 from genseq.nn.clip import clip_grad
 from genseq.nn.lstm import DeepLSTM, LSTMConfig, LSTMLayer, State
 from genseq.nn.mdn import MixtureDensityHead, mdn_draw
-from genseq.nn.scan import synth_scan
+from genseq.nn.synth_scan import synth_scan
 from genseq.nn.util import eval_mode
 from genseq.nn.window import SoftWindow, u_grid
 from genseq.train.registry import Configurable, register_model
@@ -248,7 +248,7 @@ class SynthesisNet(Configurable, nn.Module):
         """strokes_in (B,T,3) shifted inputs, text (B,U) ids, text_mask (B,U) bool (default
         text != 0) -> ŷ (B,T,1+6M), final state [, φ (B,T,U+1) on u = 1..U+1].
 
-        Only layer 1 and the window run step by step, in `genseq.nn.scan.synth_scan` (in-place
+        Only layer 1 and the window run step by step, in `genseq.nn.synth_scan.synth_scan` (in-place
         forward, hand-written backward): each step is one GEMM of [x_t, w_{t-1}, h^1_{t-1}]
         with [W_ih, W_hh] and the window; layers 2..N and the head then run once over the
         whole sequence, time-major."""
@@ -261,7 +261,7 @@ class SynthesisNet(Configurable, nn.Module):
             same: SynthState = dict(st)
             return (y, same, strokes_in.new_zeros(B, 0, u.shape[0])) if return_phi else (y, same)
         l1, xt = self.lstm1, strokes_in.transpose(0, 1)  # time-major inside: no copies
-        hs, ws, phi, c, kappa = synth_scan(  # layer 1 + window, eqs 46-52 (genseq.nn.scan)
+        hs, ws, phi, c, kappa = synth_scan(  # layer 1 + window, eqs 46-52 (genseq.nn.synth_scan)
             xt, l1.weight_ih, l1.weight_hh, l1.bias_ih, l1.bias_hh, l1.peep,
             self.window.proj.weight, self.window.proj.bias, chars, u, st["h1"], st["c1"],
             st["kappa"], st["w"], self.cfg.lstm_grad_clip,

@@ -208,6 +208,22 @@ class HandTask:
         new_carry = state_to_carry(model, state) if self.chunk_len > 0 else None
         return loss, float(points), new_carry
 
+    def carry_shapes(
+        self, model: nn.Module, epoch: int, i: int
+    ) -> dict[str, tuple[int, ...]] | None:
+        """The carry step i of `epoch` reads: its batch's state after the chunk before, for
+        every line of the batch (None: no TBPTT, or a batch's first chunk, which starts from
+        zeros). A resumed checkpoint's carry is checked against it (genseq.train.state)."""
+        if self.chunk_len <= 0:
+            return None
+        j, k = self._locate(epoch, i)
+        if k == 0:
+            return None
+        rows = self._batch(epoch, j)[1].shape[0]
+        lstm = model if model.kind == "synth" else model.lstm
+        zeros = state_to_carry(model, lstm.initial_state(rows))
+        return {name: tuple(v.shape) for name, v in zeros.items()}
+
     def log_state(self) -> list[float]:
         """The log window's counters, checkpointed so a resumed run logs the same nats."""
         return [*self._window, float(self._shown)]

@@ -31,8 +31,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genseq.nn.clip import clip_grad
+from genseq.nn.gemm import linear
 from genseq.nn.precision import gemm_dtype, no_autocast
-from genseq.nn.scan import linear, lstm_scan
+from genseq.nn.scan import lstm_scan
 
 State = tuple[Tensor, Tensor]  # (h, c), each (num_layers, B, H), like nn.LSTM
 

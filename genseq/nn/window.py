@@ -64,7 +64,7 @@ def window_step(
 class SoftWindow(nn.Module):
     """One time step of the window: h^1_t -> (w_t, κ_t, φ(t, ·)).
 
-    The training path does not call this module step by step: `genseq.nn.scan.synth_scan`
+    The training path does not call this module step by step: `genseq.nn.synth_scan.synth_scan`
     fuses layer 1 and eqs 46-51 into one kernel with a hand-written backward; tests/nn/
     test_scan.py::test_synth_scan_equals_autograd_loop proves it equal to this module."""
 

@@ -12,6 +12,13 @@ Carry = dict[str, Tensor] | None
 
 
 class Task(Protocol):
+    """What the trainer needs of a task. Optional extras it uses when present: `shard(rank,
+    world)` (data parallel), `group` (weight noise per group, genseq.train.noisy),
+    `complexity_weight()` (adaptive noise), `log_state()` / `load_log_state(s)` (log counters
+    kept across a resume), and `carry_shapes(model, epoch, i)`: the shapes of the carry that
+    batch i of `epoch` reads ({name: shape} of the whole batch; None when it reads none), which
+    a resumed checkpoint's carry is checked against (genseq.train.state)."""
+
     unit: str  # what one loss term is: "char", "word", "point", "sequence"
 
     def num_batches(self) -> int: ...  # per epoch

@@ -94,3 +94,17 @@ def noisy_backward(
     finally:
         task.group = (0, 1)
     return (total / count if count > 0 else 0.0), count, _cat(carries)
+
+
+def adaptive_noise(model: nn.Module, cfg: Any, world: int) -> AdaptiveWeightNoise | None:
+    """The run's adaptive weight noise (cfg: a TrainConfig), None without --adaptive-noise;
+    refuses the settings that do not go together."""
+    if cfg.noise_groups < 1:
+        raise GenseqError(f"--noise-groups must be >= 1, got {cfg.noise_groups}")
+    if world > 1 and (cfg.noise_groups > 1 or cfg.adaptive_noise > 0):
+        raise GenseqError("--noise-groups > 1 and --adaptive-noise do not run with --distributed")
+    if cfg.adaptive_noise <= 0:
+        return None
+    if cfg.weight_noise > 0:
+        raise GenseqError("give --weight-noise or --adaptive-noise, not both")
+    return AdaptiveWeightNoise(model, cfg.adaptive_noise)

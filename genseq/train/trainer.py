@@ -6,7 +6,9 @@ best-model keeping, progress bar, metrics.jsonl, the loss-curve PNG and exact re
 
 Exact resume: batch k of the run is fully determined by (epoch, index) and the RNG state;
 checkpoints store the step, the carried hidden state, optimizer and RNG state, so a resumed
-run continues with the very numbers an uninterrupted one would have produced.
+run continues with the very numbers an uninterrupted one would have produced. What a
+checkpoint holds and how it is checked on loading: `genseq.train.state`; metrics.jsonl:
+`genseq.train.metrics`; SIGTERM: `genseq.train.signals`.
 
 Data parallel (`genseq.train.distributed`, torchrun + `--distributed`): when a process group
 is up, the model is wrapped in DistributedDataParallel and the task is told its shard
@@ -20,14 +22,8 @@ last periodic checkpoint (the final save needs every rank).
 
 from __future__ import annotations
 
-import json
 import math
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -37,46 +33,17 @@ from tqdm import tqdm
 
 from genseq.errors import GenseqError
 from genseq.nn import precision
-from genseq.nn.noise import AdaptiveWeightNoise
 from genseq.train import checkpoint as ckpt
 from genseq.train import distributed as ddp
-from genseq.train import guard
-from genseq.train.config import RESUME_FIELDS, Carry, Task, TrainConfig
-from genseq.train.noisy import noisy_backward
+from genseq.train import guard, state
+from genseq.train.config import Carry, Task, TrainConfig
+from genseq.train.metrics import append_metrics
+from genseq.train.noisy import adaptive_noise, noisy_backward
 from genseq.train.optim import make_optimizer
+from genseq.train.signals import stop_on_sigterm
 from genseq.train.validate import check_train_config
 
-
-@contextmanager
-def stop_on_sigterm() -> Iterator[list[bool]]:
-    """SIGTERM (plain `kill`, job schedulers, and the way to stop a `nohup cmd &` job, whose
-    SIGINT the shell ignores) ends training like Ctrl-C, but only between two updates: the
-    handler only raises the yielded flag, which the loop reads after each step."""
-    flag = [False]
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        flag[0] = True
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
-
-
-def _adaptive_noise(model: nn.Module, cfg: TrainConfig, world: int) -> AdaptiveWeightNoise | None:
-    if cfg.noise_groups < 1:
-        raise GenseqError(f"--noise-groups must be >= 1, got {cfg.noise_groups}")
-    if world > 1 and (cfg.noise_groups > 1 or cfg.adaptive_noise > 0):
-        raise GenseqError("--noise-groups > 1 and --adaptive-noise do not run with --distributed")
-    if cfg.adaptive_noise <= 0:
-        return None
-    if cfg.weight_noise > 0:
-        raise GenseqError("give --weight-noise or --adaptive-noise, not both")
-    return AdaptiveWeightNoise(model, cfg.adaptive_noise)
+__all__ = ["Carry", "TrainConfig", "Trainer", "stop_on_sigterm"]  # importable from here
 
 
 class Trainer:
@@ -106,7 +73,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         if self.world > 1:  # after seeding: DDP broadcasts rank 0's weights (equal anyway)
             self.net = ddp.wrap(model)
-        self.awn = _adaptive_noise(model, cfg, self.world)
+        self.awn = adaptive_noise(model, cfg, self.world)
         self.opt = make_optimizer(cfg.optimizer, self._params(), cfg.lr, cfg.momentum)
         self.step = 0
         self.carry: Carry = None
@@ -129,128 +96,27 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Every rank must call it under DDP (the carries and RNG states are gathered);
-        rank 0 writes."""
-        carry, rngs = self.carry, [torch.get_rng_state()]
-        if self.world > 1:
-            parts = ddp.all_gather((self.carry, rngs[0]))
-            rngs = [r for _, r in parts]
-            if carry is not None:  # the global batch's carry: the ranks' rows in order
-                carry = {
-                    k: torch.cat([p[k] for p, _ in parts], ddp.carry_batch_dim(v))
-                    for k, v in carry.items()
-                }
-        if not self.main:
-            return
-        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        if self.awn is not None:  # the posterior's ln σ (μ is the model)
-            tensors.update({f"noise.{k}": v for k, v in self.awn.state_dict().items()})
-        opt_t, opt_meta = ckpt.optimizer_to_tensors(self.opt)
-        tensors.update(opt_t)
-        tensors["rng.torch"] = rngs[0]
-        for r, state in enumerate(rngs[1:], 1):
-            tensors[f"rng.torch.rank{r}"] = state
-        for k, v in (carry or {}).items():
-            tensors[f"carry.{k}"] = v
-        meta = {
-            "step": self.step,
-            "best": self.best,
-            "bad_evals": self.bad_evals,
-            "run": [self.run_loss, self.run_units],
-            # the task's own log-window counters (HandTask: points, lines), when it has any
-            "task_log": getattr(self.task, "log_state", lambda: None)(),
-            "pending_eval": self.pending_eval,
-            "optimizer": opt_meta,
-            "train": asdict(self.cfg),
-            "has_carry": self.carry is not None,
-            "world": self.world,
-            # enough to rebuild the model before any config.json exists
-            "config": {"kind": self.model.kind, "model": self.model.config_dict(), **self.extra},
-        }
-        ckpt.save_tensors(self.ckpt_path, tensors, meta)
+        rank 0 writes (genseq.train.state)."""
+        state.save_state(self)
 
     def resume(self, lr: float | None = None) -> None:
         """Continue the run saved in `out`; `lr` (an explicit --lr) replaces its current rate,
         which is then the rate later plateau decays start from."""
         try:
-            self._resume(lr)
+            state.load_state(self, lr)
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
             msg = str(e).strip().splitlines()[-1:] or [type(e).__name__]
             raise GenseqError(f"{self.ckpt_path} does not fit this run: {msg[0]:.200}") from None
-
-    def _resume(self, lr: float | None) -> None:
-        tensors, meta = ckpt.load_tensors(self.ckpt_path)
-        if "step" not in meta:
-            raise GenseqError(f"{self.ckpt_path} is not a genseq training checkpoint")
-        old = TrainConfig.from_dict(meta["train"])
-        for f in fields(TrainConfig):  # keep the run's settings; only its limits may change
-            if f.name not in RESUME_FIELDS:
-                setattr(self.cfg, f.name, getattr(old, f.name))
-        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        self.awn = _adaptive_noise(self.model, self.cfg, self.world)
-        if self.awn is not None:
-            self.awn.load_state_dict(
-                {k[6:]: v for k, v in tensors.items() if k.startswith("noise.")}
-            )
-        self.opt = make_optimizer(
-            self.cfg.optimizer, self._params(), self.cfg.lr, self.cfg.momentum
-        )
-        ckpt.optimizer_from_tensors(self.opt, tensors, meta["optimizer"])
-        if lr is not None:
-            if lr <= 0:
-                raise GenseqError(f"--lr must be > 0, got {lr}")
-            self.cfg.lr = lr
-            for g in self.opt.param_groups:
-                g["lr"] = lr
-        own = f"rng.torch.rank{self.rank}"  # this rank's stream, if the run had as many ranks
-        same = meta.get("world", 1) == self.world
-        torch.set_rng_state(tensors[own] if same and own in tensors else tensors["rng.torch"])
-        carry = {k[6:]: v for k, v in tensors.items() if k.startswith("carry.")}
-        if self.world > 1:  # this rank's rows of the global carry
-            carry = {k: ddp.shard_rows(v, ddp.carry_batch_dim(v)) for k, v in carry.items()}
-        self.carry = carry if meta["has_carry"] else None
-        self.step, self.best, self.bad_evals = meta["step"], float(meta["best"]), meta["bad_evals"]
-        self.run_loss, self.run_units = map(float, meta["run"])
-        if meta.get("task_log") is not None and hasattr(self.task, "load_log_state"):
-            self.task.load_log_state(meta["task_log"])
-        check_train_config(self.cfg)
-        if not all(isinstance(n, int) and n >= 0 for n in (self.step, self.bad_evals)):
-            raise ValueError("its step counters are not integers >= 0")
-        self.pending_eval = meta.get("pending_eval", False)
-        # drop log lines written after the checkpoint: they will be written again
-        self.history = [r for r in self._read_metrics() if r["step"] <= self.step]
-        ddp.barrier()  # every rank has read metrics.jsonl before rank 0 rewrites it
-        if self.main:
-            self._rewrite_metrics()
 
     # ---- metrics ------------------------------------------------------------------------------
     @property
     def metrics_path(self) -> Path:
         return self.out / "metrics.jsonl"
 
-    def _read_metrics(self) -> list[dict[str, Any]]:
-        if not self.metrics_path.is_file():
-            return []
-        out = []
-        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:  # a line cut short by a kill: written again on resume
-                continue
-        return out
-
-    def _rewrite_metrics(self) -> None:
-        text = "".join(json.dumps(r) + "\n" for r in self.history)
-        ckpt.atomic_write_text(self.metrics_path, text)
-
     def _log(self, record: dict[str, Any]) -> None:
         self.history.append(record)  # on every rank: decisions read the history
-        if not self.main:
-            return
-        try:
-            with open(self.metrics_path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-        except OSError as e:  # a full disk: one clear line (the checkpoint stays as it was)
-            raise ckpt.write_error(self.metrics_path, e) from None
+        if self.main:
+            append_metrics(self.metrics_path, record)
 
     def plot(self) -> None:
         if not self.main:

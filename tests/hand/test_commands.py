@@ -150,35 +150,6 @@ def test_user_errors(synth, cache, tmp_path, capsys):
     _one_line_error(
         capsys, ["hand", "sample", "--model", str(synth), "-o", str(tmp_path / "a.png")]
     )
-    _one_line_error(
-        capsys,
-        [
-            "hand",
-            "train",
-            "--task",
-            "synth",
-            "--data",
-            str(tmp_path / "no.npz"),
-            "--out",
-            str(tmp_path / "m"),
-            "--steps",
-            "1",
-        ],
-    )
-    _one_line_error(
-        capsys,
-        [
-            "hand",
-            "train",
-            "--task",
-            "synth",
-            "--data",
-            str(cache),
-            "--out",
-            str(tmp_path / "m"),
-            "--steps",
-            "1",
-            "--crop-len",
-            "50",
-        ],
-    )
+    train = f"hand train --task synth --out {tmp_path / 'm'} --steps 1 --data"
+    _one_line_error(capsys, f"{train} {tmp_path / 'no.npz'}".split())
+    _one_line_error(capsys, f"{train} {cache} --crop-len 50".split())

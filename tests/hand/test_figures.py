@@ -154,67 +154,15 @@ def _png(path) -> bool:
 
 def test_cli_sample_figures(models, tmp_path):
     cache, pred, synth = models
-    a = tmp_path / "a.png"
-    assert (
-        main(
-            [
-                "hand",
-                "sample",
-                "--model",
-                str(pred),
-                "--steps",
-                "40",
-                "--seed",
-                "0",
-                "--figure",
-                "density",
-                "-o",
-                str(a),
-            ]
-        )
-        == 0
-    )
-    b = tmp_path / "b.png"
-    assert (
-        main(
-            [
-                "hand",
-                "sample",
-                "--model",
-                str(pred),
-                "--figure",
-                "density",
-                "--data",
-                str(cache),
-                "--line",
-                "a01-000u-01",
-                "-o",
-                str(b),
-            ]
-        )
-        == 0
-    )
-    c, d = tmp_path / "c.png", tmp_path / "d.svg"
+    a, b, c, d = (tmp_path / f for f in ("a.png", "b.png", "c.png", "d.svg"))
+
+    def sample(model, kind, out, more) -> int:
+        return main(f"hand sample --model {model} --figure {kind} -o {out} {more}".split())
+
+    assert sample(pred, "density", a, "--steps 40 --seed 0") == 0
+    assert sample(pred, "density", b, f"--data {cache} --line a01-000u-01") == 0
     for kind, f in (("phi", c), ("density", d)):
-        assert (
-            main(
-                [
-                    "hand",
-                    "sample",
-                    "--model",
-                    str(synth),
-                    "--figure",
-                    kind,
-                    "--data",
-                    str(cache),
-                    "--line",
-                    "a01-001-01",
-                    "-o",
-                    str(f),
-                ]
-            )
-            == 0
-        )
+        assert sample(synth, kind, f, f"--data {cache} --line a01-001-01") == 0
     assert _png(a) and _png(b) and _png(c) and d.read_text().lstrip().startswith("<?xml")
 
 

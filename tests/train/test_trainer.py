@@ -56,6 +56,16 @@ def _records(path):
     return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
 
 
+def _same_records(full, cut) -> None:
+    """An interrupted and resumed run logged the uninterrupted one's lines and figures."""
+    a, b = _records(full), _records(cut)
+    assert [r["step"] for r in a] == [r["step"] for r in b]
+    for ra, rb in zip(a, b, strict=True):
+        for k in ra:
+            if k.startswith(("train_", "valid_")):
+                assert ra[k] == pytest.approx(rb[k], rel=1e-6, abs=1e-7), (ra["step"], k)
+
+
 def test_loss_falls_and_files_written(tmp_path):
     corpus = make_corpus()
     model = make_model(len(corpus.vocab))
@@ -101,12 +111,7 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, optimizer):
     assert meta["step"] == 13
     _, res = run(tmp_path / "cut", 30, corpus, resume=True, **kw)
     assert res["step"] == 30
-    a, b = _records(tmp_path / "full"), _records(tmp_path / "cut")
-    assert [r["step"] for r in a] == [r["step"] for r in b]
-    for ra, rb in zip(a, b, strict=True):
-        for k in ra:
-            if k.startswith(("train_", "valid_")):
-                assert ra[k] == pytest.approx(rb[k], rel=1e-6, abs=1e-7), (ra["step"], k)
+    _same_records(tmp_path / "full", tmp_path / "cut")
     wa = load_model(tmp_path / "full", "model.safetensors")[0].state_dict()
     wb = load_model(tmp_path / "cut", "model.safetensors")[0].state_dict()
     for k in wa:
@@ -149,12 +154,7 @@ def test_interrupt_inside_a_step_or_an_evaluation_resumes_exactly(tmp_path, wher
     with pytest.raises(KeyboardInterrupt):
         tr.fit()
     run(tmp_path / "cut", 30, corpus, resume=True)
-    a, b = _records(tmp_path / "full"), _records(tmp_path / "cut")
-    assert [r["step"] for r in a] == [r["step"] for r in b]
-    for ra, rb in zip(a, b, strict=True):
-        for k in ra:
-            if k.startswith(("train_", "valid_")):
-                assert ra[k] == pytest.approx(rb[k], rel=1e-6, abs=1e-7), (ra["step"], k)
+    _same_records(tmp_path / "full", tmp_path / "cut")
 
 
 def test_resume_with_an_explicit_lr_continues_at_that_rate(tmp_path):

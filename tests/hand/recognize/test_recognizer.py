@@ -59,31 +59,14 @@ def test_a_line_reads_the_same_alone_and_padded_in_a_batch(decoder):
 @pytest.fixture(scope="session")
 def tiny_recog(tiny_cache, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("recog")
-    args = [
-        "hand",
-        "recognizer-train",
-        "--data",
-        str(tiny_cache),
-        "--out",
-        str(out),
-        "--enc-hidden",
-        "8",
-        "--enc-layers",
-        "1",
-        "--dec-hidden",
-        "8",
-        "--batch-size",
-        "2",
-        "--steps",
-        "3",
-        "--eval-every",
-        "2",
-        "--eval-batches",
-        "1",
-        "--no-progress",
-    ]
-    assert main(args) == 0
+    tiny = "--enc-hidden 8 --enc-layers 1 --dec-hidden 8 --batch-size 2 --eval-every 2"
+    assert main(_train(tiny_cache, out, f"{tiny} --steps 3 --eval-batches 1")) == 0
     return out
+
+
+def _train(cache: Path, out: Path, flags: str) -> list[str]:
+    """argv of `genseq hand recognizer-train --data CACHE --out OUT FLAGS... --no-progress`."""
+    return f"hand recognizer-train --data {cache} --out {out} {flags} --no-progress".split()
 
 
 def test_training_writes_a_run_with_cer_and_resumes(tiny_recog, tiny_cache, capsys):
@@ -91,18 +74,7 @@ def test_training_writes_a_run_with_cer_and_resumes(tiny_recog, tiny_cache, caps
     assert cfg["kind"] == "recog" and "alphabet" in cfg and "norm" in cfg
     rows = [json.loads(s) for s in (tiny_recog / "metrics.jsonl").read_text().splitlines()]
     assert any("valid_cer_ctc" in r and "valid_cer_attention" in r for r in rows)
-    args = [
-        "hand",
-        "recognizer-train",
-        "--data",
-        str(tiny_cache),
-        "--out",
-        str(tiny_recog),
-        "--steps",
-        "4",
-        "--resume",
-        "--no-progress",
-    ]
+    args = _train(tiny_cache, tiny_recog, "--steps 4 --resume")
     assert main(args) == 0
     assert "4 updates" in capsys.readouterr().out
 

@@ -1,0 +1,153 @@
+"""A checkpoint's carried TBPTT state is checked when it is loaded (genseq.train.state): a
+damaged or foreign carry is one clear error, never an IndexError at the next step."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from genseq.cli import main
+from genseq.errors import GenseqError
+from genseq.train.state import check_carry
+from tests.conftest import text_train
+from tests.hand.test_task import FakeBatches, make
+
+Z = torch.zeros
+
+
+# ---- check_carry on its own ---------------------------------------------------------------------
+def test_a_carry_as_recorded_and_expected_passes():
+    carry = {"h": Z(1, 2, 5), "c": Z(1, 2, 5)}
+    shapes = {"h": (1, 2, 5), "c": (1, 2, 5)}
+    check_carry(carry, {k: list(v) for k, v in shapes.items()}, shapes, "ck")
+    check_carry(carry, None, None, "ck")  # an older checkpoint, a task that does not say
+
+
+def test_a_carry_unlike_its_record_is_refused():
+    """The hypothesis case: carry.c's header shape (2, 5) where (1, 2, 5) was saved."""
+    carry = {"h": Z(1, 2, 5), "c": Z(2, 5)}
+    with pytest.raises(GenseqError, match=r"ck does not fit this run: .*c \(2, 5\).*saved"):
+        check_carry(carry, {"h": [1, 2, 5], "c": [1, 2, 5]}, None, "ck")
+
+
+def test_a_carry_with_two_batch_sizes_is_refused():
+    with pytest.raises(GenseqError, match="no single batch size"):
+        check_carry({"h": Z(1, 2, 5), "c": Z(1, 3, 5)}, None, None, "ck")
+
+
+def test_a_scalar_or_integer_carry_is_refused():
+    with pytest.raises(GenseqError, match="no single batch size"):
+        check_carry({"h": Z(())}, None, None, "ck")
+    with pytest.raises(GenseqError, match="torch.int64"):
+        check_carry({"h": torch.zeros(1, 2, 5, dtype=torch.long)}, None, None, "ck")
+
+
+def test_a_carry_the_task_does_not_read_is_refused():
+    with pytest.raises(GenseqError, match=r"this run carries c \(1, 2, 5\), h \(1, 2, 5\)"):
+        check_carry(
+            {"h": Z(1, 2, 6), "c": Z(1, 2, 6)}, None, {"h": (1, 2, 5), "c": (1, 2, 5)}, "ck"
+        )
+
+
+def test_a_damaged_record_is_refused():
+    with pytest.raises(GenseqError, match="carry record is damaged"):
+        check_carry({"h": Z(1, 2, 5)}, [1, 2, 5], None, "ck")
+
+
+# ---- the task says what it carries --------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["predict", "synth"])
+def test_hand_task_carry_shapes_are_those_its_loss_carries(kind):
+    """carry_shapes(step) equals the shapes of the carry the step before returned, inside a
+    batch; a batch's first chunk reads none, and without TBPTT no step does."""
+    from genseq.hand.task import HandTask
+
+    model = make(kind)
+    task = HandTask(FakeBatches(n=2, B=3, T=9), chunk_len=4, chunks_per_batch=3)
+    _, _, carry = task.loss(model, 0, 0, None)
+    assert task.carry_shapes(model, 0, 1) == {k: tuple(v.shape) for k, v in carry.items()}
+    assert task.carry_shapes(model, 0, 3) is None  # batch 1, chunk 0
+    assert HandTask(FakeBatches()).carry_shapes(model, 0, 1) is None
+
+
+# ---- through `genseq text train --resume` -------------------------------------------------------
+def _copy_run(run: Path, to: Path) -> Path:
+    to.mkdir()
+    for f in ("config.json", "model.safetensors", "checkpoint.safetensors"):
+        (to / f).write_bytes((run / f).read_bytes())
+    return to
+
+
+def _reshape_in_header(path: Path, name: str, shape: list[int]) -> None:
+    """Change one tensor's shape in the safetensors header only (same bytes, same record)."""
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    header[name]["shape"] = shape
+    h = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(h)) + h + raw[8 + n :])
+
+
+def _resume(capsys, data: Path, run: Path) -> tuple[int, str]:
+    capsys.readouterr()
+    rc = main(text_train(data, run, "--resume --steps 3 --no-progress --threads 1"))
+    return rc, capsys.readouterr().err
+
+
+def test_resume_refuses_a_carry_whose_shape_was_damaged(tiny_text_run, tmp_path, capsys):
+    """hypothesis's reproduce_failure('6.170.17', b'AEEAQQZBAQ==') of test_fuzz.py: an
+    IndexError inside torch.lstm before the check existed."""
+    data, run = tiny_text_run
+    d = _copy_run(run, tmp_path / "d")
+    _reshape_in_header(d / "checkpoint.safetensors", "carry.c", [2, 5])
+    rc, err = _resume(capsys, data, d)
+    assert rc == 2 and "Traceback" not in err
+    (line,) = [s for s in err.splitlines() if s.startswith("genseq: error:")]
+    assert "does not fit this run" in line and "c (2, 5)" in line
+
+
+def test_resume_refuses_a_carry_of_another_batch_size(tiny_text_run, tmp_path, capsys):
+    """Tensors and record rewritten together (a consistent foreign carry): the batch size
+    disagrees between h and c."""
+    data, run = tiny_text_run
+    d = _copy_run(run, tmp_path / "d")
+    ck = d / "checkpoint.safetensors"
+    from safetensors import safe_open
+
+    with safe_open(ck, "pt") as f:
+        meta = f.metadata()
+    tensors = load_file(ck)
+    tensors["carry.c"] = torch.zeros(1, 3, 5)
+    inner = json.loads(meta["genseq"])
+    inner["carry_shapes"]["c"] = [1, 3, 5]
+    save_file(tensors, ck, {**meta, "genseq": json.dumps(inner)})
+    rc, err = _resume(capsys, data, d)
+    assert rc == 2 and "no single batch size" in err and "Traceback" not in err
+
+
+def test_an_intact_checkpoint_still_resumes(tiny_text_run, tmp_path, capsys):
+    data, run = tiny_text_run
+    d = _copy_run(run, tmp_path / "d")
+    rc, err = _resume(capsys, data, d)
+    assert rc == 0, err
+    assert "3 updates" in err
+
+
+def test_resume_refuses_a_checkpoint_without_its_data_settings(tiny_text_run, tmp_path, capsys):
+    """The run's stream settings come from its checkpoint: one missing is one clear line."""
+    from safetensors import safe_open
+
+    data, run = tiny_text_run
+    d = _copy_run(run, tmp_path / "d")
+    ck = d / "checkpoint.safetensors"
+    with safe_open(ck, "pt") as f:
+        meta = f.metadata()
+    inner = json.loads(meta["genseq"])
+    del inner["config"]["seq_len"]
+    save_file(load_file(ck), ck, {**meta, "genseq": json.dumps(inner)})
+    rc, err = _resume(capsys, data, d)
+    assert rc == 2 and f"the checkpoint in {d} lacks seq_len" in err
