@@ -16,8 +16,11 @@ The functions named are the eager path's own, compiled by TorchScript, so fp32 r
 the eager loop's bit for bit (tests/hand/test_sampler_loop.py) and the random stream is used
 identically: the same seed draws the same strokes.
 
-`torch.jit.script` runs once per process (~0.1 s); where TorchScript is missing or fails,
-`scripted()` is None and `genseq.hand.sampling` steps in Python (the same maths).
+The graph runs unoptimised (`torch.jit.optimized_execution(False)`): TorchScript's optimising
+executor would first profile a call, then rewrite addmm as mm + add (other rounding, so
+other strokes from the same seed). `torch.jit.script` runs once per process (~0.1 s of CPU);
+where TorchScript is missing or fails, `scripted()` is None and `genseq.hand.sampling` steps
+in Python (the same maths).
 """
 
 from __future__ import annotations
@@ -171,8 +174,9 @@ class ScriptedSteps:
         B = x.shape[0]
         xs = torch.empty(n, B, 3, device=x.device, dtype=step.dtype)
         phis = torch.empty(n, B, u.shape[0], device=x.device, dtype=step.dtype)
-        k, stop = self.run(step.Z, step.C, step.TC, step.kappa, x, chars, u, lengths,
-                           self.weights, self.kinds, self.spans, self.biases, self.peeps,
-                           self.window, self.head, self.M, self.bias, self.gen, self.plan, xs,
-                           phis)  # fmt: skip
+        with torch.jit.optimized_execution(False):  # the ops as written (module docstring)
+            k, stop = self.run(step.Z, step.C, step.TC, step.kappa, x, chars, u, lengths,
+                               self.weights, self.kinds, self.spans, self.biases, self.peeps,
+                               self.window, self.head, self.M, self.bias, self.gen, self.plan,
+                               xs, phis)  # fmt: skip
         return k, xs[:k], phis[:k], stop, step.state
