@@ -23,6 +23,8 @@ come with the thread count. Cases (B = 32, T = 100 unless said):
 - `sample 1 line` / `sample 8 lines`: `synthesize` of 40 characters at 25 points a character
   (the window is slowed so every run makes exactly 1000 points), vs the plain `step` loop.
   Goals <= 0.25 s and <= 0.6 s (on 2 cores; `synthesize` samples on one thread, fp32).
+  `... TorchScript loop vs Python steps`: the same `synthesize` with its steps run by the
+  scripted loop (`genseq.hand.sampler_loop`) vs in Python (`SynthStep`), no goal.
 - `bf16`: bf16 vs fp32 training and sampling, the bf16 GEMM peak (`genseq.bench.bf16`).
 - `text sample`: chars/s of `genseq.text.sample` (1 x 1000) vs `nn.LSTM` called once a step.
 - `iam cache load`: seconds to load the cache and build the train/valid sets (`--cache PATH`,

@@ -19,6 +19,7 @@ from genseq.bench.timing import Sizes, compare, result_row, time_calls, train_st
 from genseq.hand.data import HandCache, HandDataset, build_cache
 from genseq.hand.iamondb import default_iam_dir, read_iamondb
 from genseq.hand.model import SynthesisConfig, SynthesisNet, inputs_targets
+from genseq.hand.sampler_loop import python_steps
 from genseq.nn.mdn import mdn_draw, mdn_nll, split_params
 from genseq.nn.window import u_grid
 from genseq.text.corpus import Vocab
@@ -109,16 +110,23 @@ def bench_sampling(s: Sizes) -> list[dict]:
     for lines, goal in ((1, 0.25), (s.sample_lines, 0.6)):  # issue 12's goals
         text = torch.randint(1, s.alphabet, (lines, s.sample_chars))
         gen = torch.Generator().manual_seed(0)
-        t_ours, t_base = compare(
-            lambda text=text, gen=gen: net.synthesize(text, max_steps=steps, generator=gen),
-            _reference_sampler(net, text, steps),
-            s.repeats,
-        )
+
+        def ours(text=text, gen=gen) -> None:
+            net.synthesize(text, max_steps=steps, generator=gen)
+
+        def python(text=text, gen=gen) -> None:
+            with python_steps():
+                ours(text, gen)
+
+        t_ours, t_base = compare(ours, _reference_sampler(net, text, steps), s.repeats)
         name = (
             f"sample {lines} line{'s' if lines > 1 else ''} x {s.sample_chars} chars "
             f"({steps} points, 3x{s.synth_hidden}) seconds"
         )
         out.append(result_row(name, t_ours, t_base, "s", t_base / t_ours, goal, "seconds"))
+        t_ours, t_py = compare(ours, python, s.repeats)
+        name = f"sample {lines} line{'s' if lines > 1 else ''}: TorchScript loop vs Python steps"
+        out.append(result_row(name, t_ours, t_py, "s", t_py / t_ours, None, None))
     return out
 
 

@@ -1,7 +1,8 @@
 """Writing with a synthesis network (§5): the sampling loop behind `SynthesisNet.synthesize`.
 
-Each step runs every layer once (`genseq.hand.sampler.SynthStep`), checks the stop rule of §5.3
-(`genseq.nn.window.stop_now`), draws the next pen point with bias b (eqs 61-62,
+Each step runs every layer once (`genseq.hand.sampler.SynthStep`; the steps between two
+changes of the batch run as one TorchScript loop, `genseq.hand.sampler_loop`), checks the
+stop rule of §5.3 (`genseq.nn.window.stop_now`), draws the next pen point with bias b (eqs 61-62,
 `genseq.nn.mdn.mdn_draw`) and feeds it back. Lines are written as one batch; an item leaves
 the batch when it stops or reaches its step cap. Priming (§5.5): the network first reads a
 real line clamped with the prime's text followed by the text to write (`SynthesisNet.prime`).
@@ -20,6 +21,7 @@ from torch import Tensor
 
 from genseq import limits
 from genseq.hand.sampler import SynthState, SynthStep, one_thread
+from genseq.hand.sampler_loop import ScriptedSteps, scripted
 from genseq.nn.mdn import mdn_draw
 from genseq.nn.precision import resolve
 from genseq.nn.util import eval_mode
@@ -94,6 +96,10 @@ class _Rows:
         return keep
 
 
+_CHUNK = 512  # steps per scripted call at most: bounds the (steps, B, U+1) φ buffer
+_HOOK_CHUNK = 16  # with a step hook (streaming, deadlines): it runs at most this late
+
+
 def _batch_dim(key: str) -> int:
     return 1 if key in ("h", "c") else 0  # (N-1,B,H) upper-stack states, else (B,·)
 
@@ -114,15 +120,28 @@ def _sample_loop(
     u = u_grid(chars.shape[1], chars.device, chars.dtype)
     step, t, cap = SynthStep(net, len(rows.caps), low), 0, rows.next_cap()
     hook = _step_hook.get()
+    chunk = _CHUNK if hook is None else _HOOK_CHUNK  # a hook sees every step, soon after
+    run = scripted()
+    steps = None if run is None else ScriptedSteps(run, step, net.cfg.n_mixtures, bias, generator)
     while rows.active and cap > 0:  # max_steps <= 0: no steps at all
-        y, st, phi = step(x, st, chars, u)
-        stop = stop_now(phi, lengths)  # §5.3, per active item: u <= U_b inside, U_b+1 the end
-        x = mdn_draw(y, net.cfg.n_mixtures, bias, generator)  # eqs 61-62
-        rows.seg_x.append(x)
-        rows.seg_phi.append(phi)
-        if hook is not None:
-            hook(rows.active, x, phi, stop)
-        t += 1
+        if steps is not None:  # until a stop or the cap, in TorchScript (the same ops)
+            k, xs, phis, stop, st = steps(x, st, chars, u, lengths, min(cap - t, chunk))
+            rows.seg_x += xs.unbind(0)
+            rows.seg_phi += phis.unbind(0)
+            x, t = xs[-1], t + k
+            if hook is not None:  # the chunk's steps in order; only its last can stop
+                going = torch.zeros_like(stop)
+                for i in range(k):
+                    hook(rows.active, xs[i], phis[i], stop if i == k - 1 else going)
+        else:
+            y, st, phi = step(x, st, chars, u)
+            stop = stop_now(phi, lengths)  # §5.3, per item: u <= U_b inside, U_b+1 the end
+            x = mdn_draw(y, net.cfg.n_mixtures, bias, generator)  # eqs 61-62
+            rows.seg_x.append(x)
+            rows.seg_phi.append(phi)
+            if hook is not None:
+                hook(rows.active, x, phi, stop)
+            t += 1
         if t < cap and not bool(stop.any()):
             continue
         keep = rows.settle(t, stop.tolist())

@@ -162,7 +162,7 @@ def mdn_sample(params: MDNParams, generator: torch.Generator | None = None) -> t
 
 
 @functools.lru_cache(maxsize=8)
-def _gather_plan(M: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def gather_plan(M: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Column of (μ1, μ2, σ̂1, σ̂2, ρ̂) of component j in ŷ = first + j * step."""
     step = torch.tensor([[2, 2, 2, 2, 1]], device=device)
     first = torch.tensor([[1 + M, 2 + M, 1 + 3 * M, 2 + 3 * M, 1 + 5 * M]], device=device)
@@ -180,19 +180,31 @@ def mdn_draw(
     ops: the per-step sampler's hot path. Same distribution (tests compare moments); it uses
     the random stream differently. The component is drawn by inverse CDF, its five parameters
     (μ1, μ2, σ̂1, σ̂2, ρ̂) taken with one gather."""
-    M = n_mixtures
+    step, first = gather_plan(n_mixtures, y_hat.device)
+    return draw_planned(y_hat, n_mixtures, bias, generator, step, first)
+
+
+def draw_planned(
+    y_hat: torch.Tensor,
+    M: int,
+    bias: float,
+    generator: torch.Generator | None,
+    step: torch.Tensor,
+    first: torch.Tensor,
+) -> torch.Tensor:
+    """`mdn_draw` given its gather plan (`gather_plan(M)`); TorchScript-compatible, so the
+    scripted sampling loop (`genseq.hand.sampler_loop`) draws with the very same ops."""
     N, dt = y_hat.shape[0], y_hat.dtype
-    r = torch.rand(N, 2, generator=generator, device=y_hat.device, dtype=dt)  # component, eos
-    n = torch.randn(N, 2, generator=generator, device=y_hat.device, dtype=dt)
+    r = torch.rand([N, 2], generator=generator, device=y_hat.device, dtype=dt)  # component, eos
+    n = torch.randn([N, 2], generator=generator, device=y_hat.device, dtype=dt)
     cdf = torch.softmax(y_hat[:, 1 : 1 + M] * (1.0 + bias), -1).cumsum_(-1)  # eqs 19, 62
     # (N, 1) component index; r scaled by the total so rounding cannot step past the end
     j = (cdf < r[:, :1] * cdf[:, -1:]).sum(-1, keepdim=True).clamp_(max=M - 1)
     # columns of ŷ = [ê, π̂ (M), (μ1, μ2) x M, (σ̂1, σ̂2) x M, ρ̂ (M)] (split_params' layout)
-    step, first = _gather_plan(M, y_hat.device)
     g = y_hat.gather(1, torch.addcmul(first, j, step))
     sigma = (g[:, 2:4] - bias).exp_()  # eqs 21, 61
     rho = g[:, 4].tanh()  # eq 22
-    out = torch.empty(N, 3, device=y_hat.device, dtype=dt)
+    out = torch.empty([N, 3], device=y_hat.device, dtype=dt)
     torch.addcmul(g[:, 0], sigma[:, 0], n[:, 0], out=out[:, 0])
     corr = rho * n[:, 0] + (1.0 - rho * rho).clamp_(min=0.0).sqrt_() * n[:, 1]
     torch.addcmul(g[:, 1], sigma[:, 1], corr, out=out[:, 1])
