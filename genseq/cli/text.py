@@ -200,7 +200,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         )  # fmt: skip
     d = {"model": str(a.model), "split": a.split, "dynamic": a.dynamic, **res.as_dict()}
     if a.dynamic:
-        d.update(dynamic_lr=rate, dynamic_momentum=a.dynamic_momentum, **chosen)
+        d.update({**chosen, "dynamic_lr": rate, "dynamic_momentum": a.dynamic_momentum})
     if a.json:
         print(json.dumps(d))
         return 0
