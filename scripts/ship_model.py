@@ -1,33 +1,39 @@
-"""Copy a trained handwriting run into the package as a shipped model.
+"""Copy a trained run (handwriting or text) into the package as a shipped model.
 
     python scripts/ship_model.py RUN_DIR NAME --cache .cache/iam.npz --record notes.json [--full]
+    python scripts/ship_model.py RUN_DIR NAME --data $GENSEQ_DATA/text/... --record notes.json
+        [--format plain] [--dynamic]
 
 Writes `genseq/pretrained/NAME.safetensors` (fp16) and `NAME.json` through
 `genseq.train.pretrained.export_model`: the run's config.json plus a "record" (the
 hand-written facts in --record: commands, hardware, notes;
 plus the step, the training hours summed over the run's segments in metrics.jsonl, the
-commit, and validation figures measured here on the *shipped* fp16-rounded weights: the
-first 100 testset_v lines always (the tests re-check this figure), all 1,438 with --full).
+commit, and figures measured here on the *shipped* fp16-rounded weights).
+Handwriting: the first 100 testset_v lines always (the tests re-check this figure), all
+1,438 with --full. Text: the first 10,000 validation symbols (re-checked by the tests), the
+whole validation and test splits (bpc or perplexity, error %), and with --dynamic the test
+split under dynamic evaluation, its rate chosen on validation (genseq.text.dynamic). A text
+corpus must lie under $GENSEQ_DATA: the record names it relative to that folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
-from genseq.hand.data import HandBatches, HandCache, HandDataset
-from genseq.hand.sample import load_hand_model
-from genseq.hand.task import evaluate
+from genseq.errors import GenseqError
 from genseq.train.checkpoint import atomic_write_text
 from genseq.train.pretrained import export_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = 100  # the first N testset_v lines (dataset order) the tests evaluate
+TEXT_SUBSET = 10_000  # the first N validation symbols the tests evaluate
 
 
 def training_hours(metrics: Path) -> tuple[float, int]:
@@ -48,6 +54,10 @@ def training_hours(metrics: Path) -> tuple[float, int]:
 
 
 def valid_figures(model_dir: Path, cache: Path, lines: int = 0) -> dict[str, float]:
+    from genseq.hand.data import HandBatches, HandCache, HandDataset
+    from genseq.hand.sample import load_hand_model
+    from genseq.hand.task import evaluate
+
     m = load_hand_model(model_dir)
     ds = HandDataset(
         HandCache.load(cache), "valid", alphabet=m.alphabet or "full",
@@ -60,23 +70,80 @@ def valid_figures(model_dir: Path, cache: Path, lines: int = 0) -> dict[str, flo
     return evaluate(m.net, HandBatches(ds, 32, shuffle=False))
 
 
+def text_figures(
+    model: str | Path, data: Path, fmt: str, split: str, symbols: int = 0, dynamic: bool = False
+) -> dict:
+    """Static (or dynamic, its rate chosen on validation) figures of a text model on a split
+    (its first `symbols` when > 0): nats, bpc or ppl, error %, symbols."""
+    from genseq.text.corpus import load_corpus
+    from genseq.text.dynamic import choose_rate
+    from genseq.text.evaluate import evaluate
+    from genseq.text.model import load_text_model
+
+    m = load_text_model(model)
+    corpus = load_corpus(data, fmt, vocab=m.vocab)
+    ids = corpus.split(split)
+    ids = ids[:symbols] if symbols > 0 else ids
+    level = m.vocab.level
+    if not dynamic:
+        return evaluate(m.net, ids, level, 16, 100).as_dict()
+    c = choose_rate(m.net, corpus.valid, level, symbols=50_000)
+    return {**evaluate(m.net, ids, level, 1, 100, True, c.rate).as_dict(), **c.as_dict()}
+
+
+def data_record(data: Path, fmt: str) -> dict[str, str]:
+    """Where the corpus is, relative to $GENSEQ_DATA (no machine path in a shipped JSON)."""
+    root = os.environ.get("GENSEQ_DATA")
+    try:
+        rel = data.resolve().relative_to(Path(root).resolve()) if root else None
+    except ValueError:
+        rel = None
+    if rel is None:
+        raise GenseqError(f"--data must lie under $GENSEQ_DATA (now {root!r}): {data}")
+    return {"under": "$GENSEQ_DATA", "path": rel.as_posix(), "format": fmt}
+
+
+def text_record(name: str, a: argparse.Namespace, cfg: dict) -> dict:
+    """The figures a shipped text model's record holds, measured on its shipped weights."""
+    fmt = a.format or cfg.get("data_format", "plain")
+    out = {
+        f"valid_first{TEXT_SUBSET}": text_figures(name, a.data, fmt, "valid", TEXT_SUBSET),
+        "valid": text_figures(name, a.data, fmt, "valid"),
+        "test": text_figures(name, a.data, fmt, "test"),
+    }
+    if a.dynamic:
+        out["test_dynamic"] = text_figures(name, a.data, fmt, "test", dynamic=True)
+    return out
+
+
 def commit() -> str:
     out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return out.stdout.strip()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("run", type=Path)
     ap.add_argument("name")
-    ap.add_argument("--cache", type=Path, required=True)
+    ap.add_argument("--cache", type=Path, help="handwriting: the prepared IAM-OnDB cache")
     ap.add_argument("--record", type=Path, required=True, help="JSON: commands, hardware, notes")
     ap.add_argument("--full", action="store_true", help="also evaluate all testset_v lines")
-    a = ap.parse_args()
-    torch.set_num_threads(2)
+    ap.add_argument("--data", type=Path, help="text: the corpus (under $GENSEQ_DATA)")
+    ap.add_argument("--format", help="text: the corpus format (default: the run's)")
+    ap.add_argument("--dynamic", action="store_true", help="text: also dynamic eval of test")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
     cfg = json.loads((a.run / "config.json").read_text())
+    text = cfg.get("kind") == "text"
+    if not text and a.cache is None:
+        raise GenseqError("a handwriting run needs --cache (the prepared IAM-OnDB cache)")
+    if text and a.data is None:
+        raise GenseqError("a text run needs --data (its corpus)")
     hours, step = training_hours(a.run / "metrics.jsonl")
     record = json.loads(a.record.read_text())
+    if text:  # checked before anything is written
+        record["eval_data"] = data_record(a.data, a.format or cfg.get("data_format", "plain"))
     record.update(
         updates=cfg.get("step", step),  # the best-on-validation model's step
         updates_run=step,
@@ -85,8 +152,11 @@ def main() -> int:
     )
     _, js = export_model(a.run, a.name, record)  # fp16 storage (genseq.train.pretrained)
     # evaluate what ships: the fp16-rounded weights, loaded back by name as fp32
-    record["valid_first100"] = valid_figures(Path(a.name), a.cache, SUBSET)
-    if a.full:
+    if text:
+        record.update(text_record(a.name, a, cfg))
+    else:
+        record["valid_first100"] = valid_figures(Path(a.name), a.cache, SUBSET)
+    if a.full and not text:
         record["valid"] = valid_figures(Path(a.name), a.cache)
     atomic_write_text(js, json.dumps({**cfg, "record": record}, indent=2) + "\n")
     print(json.dumps(record, indent=2))
@@ -94,4 +164,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except GenseqError as e:
+        print(f"ship_model: error: {e}", file=sys.stderr)
+        sys.exit(2)

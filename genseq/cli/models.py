@@ -18,9 +18,13 @@ def add_models_command(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
 
 def _shape(cfg: dict[str, Any]) -> str:
     m = cfg.get("model", {})
+    shape = str(cfg.get("kind"))
     if "num_layers" in m and "hidden_size" in m:
-        return f"{cfg['kind']} {m['num_layers']} x {m['hidden_size']}"
-    return str(cfg.get("kind"))
+        shape += f" {m['num_layers']} x {m['hidden_size']}"
+    vocab = cfg.get("vocab")
+    if isinstance(vocab, dict) and isinstance(vocab.get("symbols"), list):
+        shape += f", {len(vocab['symbols']):,} {vocab.get('level', '')} symbols"
+    return shape
 
 
 def _figures(record: Any, prefix: str = "") -> list[str]:

@@ -16,6 +16,11 @@ Two paths with the same parameters and the same results:
   `LSTMLayer.forward_reference` is the plain autograd loop it is tested against.
 - `step(x_t, state)`: one time step with explicit state, for sampling.
 
+One-hot input (text, §3) may be given as integer ids instead of vectors: x (B,T) int64
+stands for one_hot(x, input_size). Then W_x one_hot(id) = column `id` of W_x, so the input
+part of every layer's pre-activations is a lookup (`LSTMLayer.forward_ids`), never the
+(B·T × V) × (V × 4H) product, which for a word model (V = 10,000) would dominate the update.
+
 Under bf16 autocast (`genseq.nn.precision`) a fused layer on CPU takes the scan path (its
 GEMMs in bf16); on CUDA it stays on cuDNN in fp32.
 """
@@ -128,6 +133,22 @@ class LSTMLayer(nn.Module):
             )
         return out, (h[0], c[0])
 
+    def forward_ids(
+        self, ids: Tensor, rest: Tensor | None, h: Tensor, c: Tensor, grad_clip: float = 0.0
+    ) -> tuple[Tensor, State]:
+        """Time-major ids (T,B) standing for one-hot vectors in the first V input columns
+        (V = input_size minus rest's width), rest (T,B,·) or None in the others -> outputs
+        (T,B,H), final (h, c); the same numbers as `forward(cat([one_hot(ids), rest]))`."""
+        V = self.input_size - (0 if rest is None else rest.shape[-1])
+        w = self.weight_ih
+        gx = F.embedding(ids, w[:, :V].t()) + self.bias_ih  # eq. 1: W one_hot(id) = W[:, id]
+        if rest is not None:
+            gx = gx + linear(rest, w[:, V:])
+        if ids.shape[0] == 0:
+            return gx.new_zeros(*ids.shape, self.hidden_size), (h, c)
+        out, h, c = lstm_scan(gx, h, c, self.weight_hh, self.bias_hh, self.peep, grad_clip)
+        return out, (h, c)
+
     def forward_reference(
         self, x: Tensor, h: Tensor, c: Tensor, grad_clip: float = 0.0
     ) -> tuple[Tensor, State]:
@@ -158,7 +179,10 @@ class DeepLSTM(nn.Module):
         return self.cfg.hidden_size * (self.cfg.num_layers if self.cfg.skip_output else 1)
 
     def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> State:
-        z = torch.zeros(self.cfg.num_layers, batch_size, self.cfg.hidden_size, device=device)
+        dtype = self.layers[0].weight_hh.dtype  # fp32 under autocast too
+        z = torch.zeros(
+            self.cfg.num_layers, batch_size, self.cfg.hidden_size, device=device, dtype=dtype
+        )
         return z, z.clone()
 
     def _layer_input(self, n: int, x: Tensor, below: Tensor | None) -> Tensor:
@@ -173,10 +197,12 @@ class DeepLSTM(nn.Module):
         below: Tensor | None = None,
         batch_first: bool = True,
     ) -> tuple[Tensor, State]:
-        """x (B,T,I), below (B,T,below_size) or None -> (every layer's h concatenated
-        (B,T,N·H), or the top layer's (B,T,H) without skip_output, final state).
-        batch_first=False: x, below and the output are (T,B,·); batch_first=True returns a
-        transposed view of the time-major result."""
+        """x (B,T,I), or (B,T) integer ids of one-hot inputs (module docstring), below
+        (B,T,below_size) or None -> (every layer's h concatenated (B,T,N·H), or the top
+        layer's (B,T,H) without skip_output, final state). batch_first=False: x, below and
+        the output are (T,B,·); batch_first=True returns a transposed view of the time-major
+        result."""
+        ids = not x.is_floating_point()
         if state is None:
             state = self.initial_state(x.shape[0 if batch_first else 1], x.device)
         if batch_first:  # run time-major, as both kernels do: one transposed view in and out
@@ -185,8 +211,12 @@ class DeepLSTM(nn.Module):
         h0, c0 = state
         outs, hs, cs = [], [], []
         for n, layer in enumerate(self.layers):
-            inp = self._layer_input(n, x, below)
-            out, (h, c) = layer(inp, h0[n], c0[n], self.cfg.grad_clip, batch_first=False)
+            clip = self.cfg.grad_clip
+            if ids and (n == 0 or self.cfg.skip_input):
+                out, (h, c) = layer.forward_ids(x, below, h0[n], c0[n], clip)
+            else:
+                inp = self._layer_input(n, x, below)
+                out, (h, c) = layer(inp, h0[n], c0[n], clip, batch_first=False)
             below = self.drop(out)
             outs.append(below)
             hs.append(h)
@@ -202,10 +232,12 @@ class DeepLSTM(nn.Module):
     def step(
         self, x: Tensor, state: State | None = None, below: Tensor | None = None
     ) -> tuple[Tensor, State]:
-        """One time step: x (B,I) -> (every layer's h concatenated (B,N·H), or the top
-        layer's without skip_output, new state)."""
+        """One time step: x (B,I), or (B,) one-hot ids -> (every layer's h concatenated
+        (B,N·H), or the top layer's without skip_output, new state)."""
         if state is None:
             state = self.initial_state(x.shape[0], x.device)
+        if not x.is_floating_point():  # a one-hot row: dense is cheap for one step
+            x = F.one_hot(x, self.cfg.input_size).to(self.layers[0].weight_ih.dtype)
         h0, c0 = state
         outs, hs, cs = [], [], []
         for n, layer in enumerate(self.layers):

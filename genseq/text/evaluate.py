@@ -43,19 +43,29 @@ def evaluate(
     dynamic: bool = False,
     dynamic_lr: float = 1e-4,
     progress: bool = False,
+    dynamic_momentum: float = 0.0,
 ) -> TextMetrics:
     """Predict every symbol of `data` (1-D ids) from the ones before it.
 
     The stream is cut into `batch_size` contiguous parallel streams; hidden state carries
-    across segments of `seq_len`. With `dynamic`, after predicting each segment the model takes
-    one SGD step on it (Graves §3, dynamic evaluation): the weights adapt to recent text.
-    The model's weights are restored afterwards.
+    across segments of `seq_len`. With `dynamic` (Graves §3, dynamic evaluation), after
+    predicting each segment the model takes one SGD step on it, so its weights adapt to the
+    text just seen. The step follows the paper's training update: the gradient of the
+    segment's SUMMED loss (eq. 6 over its symbols: ε = ∂C(x)/∂w of a sequence x, one per
+    stream), times `dynamic_lr`, with `dynamic_momentum` (§3 trains with 0.99). Derivative
+    clips act per stream (genseq.nn.clip: the summed loss weighs each stream by 1). With
+    `dynamic_lr` 0 the figures are the static ones exactly. The model's weights are restored
+    afterwards.
     """
     from genseq.text.corpus import StreamBatches
 
     batches = StreamBatches(data, batch_size, seq_len)
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()} if dynamic else None
-    opt = torch.optim.SGD(model.parameters(), lr=dynamic_lr) if dynamic else None
+    opt = (
+        torch.optim.SGD(model.parameters(), lr=dynamic_lr, momentum=dynamic_momentum)
+        if dynamic
+        else None
+    )
     total, wrong, n = 0.0, 0, 0
     state = None
     try:
@@ -70,7 +80,7 @@ def evaluate(
                 n += y.numel()
                 if opt is not None:
                     opt.zero_grad(set_to_none=True)
-                    loss.mean().backward()
+                    loss.sum().backward()  # the summed per-sequence gradient, as §3 trains
                     opt.step()
                 state = (state[0].detach(), state[1].detach())
     finally:

@@ -51,8 +51,15 @@ class TextModel(Configurable, nn.Module):
         self.head = nn.Linear(self.lstm.output_size, V)  # eq. 3: every layer feeds the output
 
     def _input(self, ids: Tensor) -> Tensor:
+        """The LSTM's input x_t for symbol ids: a learned embedding, or the paper's one-hot
+        vector. One-hot goes in as the ids themselves (a lookup of W's column, genseq.nn.lstm)
+        when the vocabulary is larger than the hidden layer, where the dense product
+        B·T·V·4H would outweigh the recurrence's B·T·H·4H (a word model: V = 10,000); a small
+        vocabulary goes in as dense vectors, which keeps the fused LSTM kernel."""
         if self.embed is not None:
             return self.embed(ids)
+        if self.cfg.vocab_size > self.cfg.hidden_size:
+            return ids
         return F.one_hot(ids, self.cfg.vocab_size).to(self.head.weight.dtype)
 
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:

@@ -175,3 +175,28 @@ def test_bptt_kernel_equals_autograd_loop(peep, clip):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
     if clip == 0.0:
         assert torch.autograd.gradcheck(lambda x, h, c: layer(x, h, c)[0], (x, h, c))
+
+
+@pytest.mark.parametrize(("layers", "below", "skip_input", "clip"), [
+    (1, 0, True, 0.0), (3, 2, True, 0.0), (2, 0, False, 0.0), (2, 2, True, 0.5),
+])  # fmt: skip
+def test_one_hot_ids_are_a_lookup_equal_to_one_hot_times_w(layers, below, skip_input, clip):
+    """Integer ids stand for one-hot input vectors: W one_hot(id) = W[:, id] (eq. 1), so the
+    outputs, final state and every weight's gradient equal the dense one-hot pass."""
+    torch.manual_seed(3)
+    V = 12
+    cfg = LSTMConfig(V, 6, layers, below_size=below, skip_input=skip_input, grad_clip=clip)
+    net = DeepLSTM(cfg).double()
+    ids = torch.randint(V, (3, 8))
+    b = torch.randn(3, 8, below, dtype=torch.float64) if below else None
+    state = tuple(torch.randn(layers, 3, 6, dtype=torch.float64) for _ in range(2))
+    results = []
+    for x in (ids, F.one_hot(ids, V).double()):
+        net.zero_grad()
+        y, (h, c) = net(x, state, b)
+        (y * torch.linspace(-1, 1, y.shape[-1], dtype=y.dtype)).sum().backward()
+        results.append([y, h, c] + [p.grad.clone() for p in net.parameters()])
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    y1, _ = net.step(ids[:, 0], [s.clone() for s in state], b[:, 0] if below else None)
+    torch.testing.assert_close(y1, results[0][0][:, 0], rtol=1e-10, atol=1e-12)

@@ -225,3 +225,76 @@ def test_init_from_and_shipped_names(trained, corpus_file, tmp_path, capsys, mon
     capsys.readouterr()
     assert main(["text", "sample", "--model", "toy", "--length", "20", "--seed", "1"]) == 0
     assert len(capsys.readouterr().out) > 20
+
+
+def test_eval_dynamic_chooses_its_rate_on_validation_and_says_so(trained, corpus_file, capsys):
+    argv = ["text", "eval", "--model", str(trained), "--data", str(corpus_file), "--seq-len",
+            "20", "--dynamic", "--dynamic-rates", "0", "0.05", "--dynamic-momentum", "0.5",
+            "--tune-symbols", "61"]  # fmt: skip
+    capsys.readouterr()
+    assert main([*argv, "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    search = d["dynamic_lr_search"]
+    assert set(search) == {"0", "0.05"} and d["dynamic_lr_search_symbols"] == 60
+    assert d["dynamic_lr"] == min((v, float(r)) for r, v in search.items())[1]
+    assert d["dynamic_momentum"] == 0.5
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"(dynamic, lr {d['dynamic_lr']:g} chosen on 60 validation symbols, momentum 0.5)" in out
+    assert "dynamic lr search on validation: 0 -> " in out
+    given = ["text", "eval", "--model", str(trained), "--data", str(corpus_file), "--seq-len",
+             "20", "--dynamic", "--dynamic-lr", "-1"]  # fmt: skip
+    assert "--dynamic-lr" in one_line_error(capsys, given)
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [["--weight-noise", "0.075", "--noise-groups", "4"], ["--adaptive-noise", "0.075"]],
+)
+def test_text_training_takes_per_sequence_and_adaptive_weight_noise(noise, corpus_file, tmp_path):
+    from genseq.train.checkpoint import load_tensors
+
+    out = tmp_path / "noisy"
+    argv = ["text", "train", "--data", str(corpus_file), "--out", str(out), "--hidden", "8",
+            "--steps", "2", "--batch-size", "4", "--seq-len", "20", "--no-progress",
+            "--threads", "1", *noise]  # fmt: skip
+    assert main(argv) == 0
+    train = load_tensors(out / "checkpoint.safetensors")[1]["train"]
+    if "--noise-groups" in noise:
+        assert (train["weight_noise"], train["noise_groups"]) == (0.075, 4)
+    else:
+        assert train["adaptive_noise"] == 0.075
+        logs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+        assert any("sigma_mean" in r for r in logs)
+
+
+def test_word_model_with_one_hot_input_is_the_papers_54m_weights_and_never_builds_one_hot(
+    tmp_path, monkeypatch
+):
+    import torch
+
+    from genseq.nn.util import count_parameters
+    from genseq.text.model import TextModel, TextModelConfig
+
+    big = TextModel(TextModelConfig(vocab_size=10_000, hidden_size=1000, embed_size=0))
+    # W_x 4000 x 10,000 + W_h 4000 x 1000 + 2 biases + softmax 10,000 x 1000 + its bias
+    assert count_parameters(big) == 40_000_000 + 4_000_000 + 8_000 + 10_000_000 + 10_000
+    del big
+    words = "a b c d e f g h i j k l m n o p q r s t u v w x y z".split()
+    g = torch.Generator().manual_seed(0)
+    for split, n in (("train", 60), ("valid", 10), ("test", 10)):
+        picks = torch.randint(26, (n, 12), generator=g).tolist()
+        lines = [" ".join(words[i] for i in row) for row in picks]
+        (tmp_path / f"ptb.{split}.txt").write_text("\n".join(lines) + "\n")
+
+    def no_dense(*a, **k):
+        raise AssertionError("a one-hot matrix was built")
+
+    monkeypatch.setattr(torch.nn.functional, "one_hot", no_dense)
+    out = tmp_path / "word"
+    argv = ["text", "train", "--data", str(tmp_path), "--format", "ptb-word", "--out", str(out),
+            "--embed", "0", "--hidden", "8", "--steps", "2", "--batch-size", "4", "--seq-len",
+            "10", "--no-progress", "--threads", "1"]  # fmt: skip
+    assert main(argv) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["embed_size"] == 0 and cfg["model"]["vocab_size"] == 27  # + <eos>

@@ -180,20 +180,6 @@ def test_needs_a_limit(tmp_path):
         Trainer(make_model(5), TextTask(corpus, 4, 16), TrainConfig(), tmp_path)
 
 
-def test_dynamic_evaluation_lowers_loss_on_repetitive_text():
-    """A model that never saw the repeated phrase adapts to it while evaluating (§3)."""
-    vocab = Vocab.build("abcdefghijklmnopqrstuvwxyz ", "char")
-    text = "the quick brown fox jumps over the lazy dog " * 40
-    ids = torch.tensor(vocab.encode(text))
-    model = make_model(len(vocab))
-    static = evaluate(model, ids, "char", batch_size=1, seq_len=20)
-    dynamic = evaluate(model, ids, "char", batch_size=1, seq_len=20, dynamic=True, dynamic_lr=2.0)
-    assert dynamic.nats < 0.8 * static.nats
-    # the model's own weights are unchanged afterwards
-    again = evaluate(model, ids, "char", batch_size=1, seq_len=20)
-    assert again.nats == pytest.approx(static.nats, rel=1e-6)
-
-
 def test_graves_rmsprop_matches_equations():
     from genseq.train.optim import GravesRMSProp
 
