@@ -1,4 +1,5 @@
-# genseq: make demo | make test | make bench | make results — each creates .venv when missing.
+# genseq: make demo | make test | make bench | make results | make notebook — each creates .venv
+# when missing.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +7,7 @@ STAMP := $(VENV)/.installed
 GENSEQ_DATA ?= $(abspath ../shared/data)
 export GENSEQ_DATA
 
-.PHONY: setup demo demo-train results test bench lint clean
+.PHONY: setup demo demo-train results notebook test bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +27,13 @@ demo-train: $(STAMP)
 
 results: $(STAMP)
 	bash scripts/results.sh docs
+
+# the teaching notebook, executed in full (GENSEQ_FAST=1 for the short version), as HTML
+notebook: $(STAMP)
+	mkdir -p out/notebook
+	$(BIN)/jupyter nbconvert --to html --execute notebooks/tour.ipynb --output-dir out/notebook \
+		--ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.kernel_name=python3
+	@ls -l out/notebook/tour.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests

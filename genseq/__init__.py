@@ -21,6 +21,7 @@ from genseq.text.corpus import Corpus, StreamBatches, Vocab, load_corpus
 from genseq.text.evaluate import evaluate
 from genseq.text.model import LanguageModel, TextModel, TextModelConfig
 from genseq.text.sample import sample as sample_text
+from genseq.text.task import TextTask
 from genseq.train.checkpoint import load_model, save_model
 from genseq.train.trainer import TrainConfig, Trainer
 
@@ -41,6 +42,7 @@ __all__ = [
     "Style",
     "TextModel",
     "TextModelConfig",
+    "TextTask",
     "TrainConfig",
     "Trainer",
     "Vocab",

@@ -11,6 +11,8 @@ from torch import Tensor, nn
 
 from genseq.errors import GenseqError
 from genseq.nn.lstm import DeepLSTM, LSTMConfig, State
+from genseq.nn.trace import LayerTrace, trace_lstm
+from genseq.nn.util import eval_mode
 from genseq.text.corpus import Vocab
 from genseq.train.checkpoint import load_model
 from genseq.train.registry import Configurable, register_model
@@ -88,6 +90,16 @@ class LanguageModel:
     net: TextModel
     vocab: Vocab
     config: dict  # config.json: the model's, the vocabulary's, the run's settings
+
+    def trace(self, text: str) -> list[LayerTrace]:
+        """Every layer's gates, cell and hidden state (eqs 7-11) while the model reads `text`
+        (genseq.nn.trace): one `LayerTrace` per layer, bottom first, each field (1, T, H),
+        step t having read the t-th symbol."""
+        ids = self.vocab.encode_tensor(text)
+        if len(ids) == 0:
+            raise GenseqError("nothing to trace: the text is empty")
+        with eval_mode(self.net):
+            return trace_lstm(self.net.lstm, self.net._input(ids[None]))
 
 
 def load_text_model(name_or_dir: str | Path) -> LanguageModel:

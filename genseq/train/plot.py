@@ -9,14 +9,14 @@ from genseq.train.checkpoint import atomic_write
 
 
 def plot_curves(history: list[dict[str, Any]], path: Path, primary: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Train and valid `primary` against the update. Drawn on a bare `Figure` (Agg canvas):
+    no pyplot state, so training inside a notebook leaves its backend and figures alone."""
+    from matplotlib.figure import Figure
 
     train = [(r["step"], r[f"train_{primary}"]) for r in history if f"train_{primary}" in r]
     valid = [(r["step"], r[f"valid_{primary}"]) for r in history if f"valid_{primary}" in r]
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    fig = Figure(figsize=(6, 3.5), dpi=100)
+    ax = fig.add_subplot()
     if train:
         ax.plot(*zip(*train, strict=True), label="train", lw=1)
     if valid:
@@ -27,4 +27,3 @@ def plot_curves(history: list[dict[str, Any]], path: Path, primary: str) -> None
     ax.legend()
     fig.tight_layout()
     atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
