@@ -60,6 +60,7 @@ def write(
     width: int | None = None,
     seed: int | None = None,
     strict: bool = False,
+    precision: str = "fp32",
 ) -> Page:
     """Write `text` in handwriting with a synthesis network (§5) -> a `Page`.
 
@@ -67,12 +68,14 @@ def write(
     like (§5.5: `styles()`, `Style.from_file`, `Style.from_strokes`); bias: eqs 61-62, 0 is
     the network's own variety, higher is neater (the CLI's default is 0.5); width: characters
     per line, word-wrapped (None: 40); seed: for the same page again; strict: refuse
-    characters the model lacks instead of folding them to ones it has (é → e)."""
+    characters the model lacks instead of folding them to ones it has (é → e); precision:
+    the sampler's GEMMs, "fp32" or "bf16" / "auto" (bf16 where the CPU has it: faster, other
+    strokes for a seed)."""
     m = model if isinstance(model, HandModel) else load(model)
     if not isinstance(m, HandModel) or m.alphabet is None:
         raise GenseqError(f"{model} is not a synthesis model: it cannot write text")
     width = DEFAULT_WIDTH if width is None else width
-    return write_page(m, text, width, bias, style, seed, strict)
+    return write_page(m, text, width, bias, style, seed, strict, precision=precision)
 
 
 def styles() -> list[Style]:

@@ -14,6 +14,7 @@ from genseq.hand.page import check_page_output
 from genseq.hand.render import FIGURE_SUFFIXES, check_output
 from genseq.hand.sample import load_hand_model
 from genseq.hand.styles import Style, builtin_style
+from genseq.nn.precision import PRECISIONS
 
 
 def add_write_command(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -34,6 +35,11 @@ def add_write_command(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--color", default="black")
     p.add_argument("--stroke-width", type=float, default=2.0)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--precision", choices=PRECISIONS, default="fp32",
+        help="the sampler's GEMMs: bf16 (or auto: bf16 where the CPU has it) samples about "
+        "1.5x as fast on an AVX512-BF16 CPU, with bf16 rounding (other strokes for a seed)",
+    )
     p.add_argument(
         "--format",
         choices=["auto", "plotter", "gcode"],
@@ -117,7 +123,7 @@ def cmd_write(a: argparse.Namespace) -> int:
         page = legible_page(a, m, text, style)
     else:
         page = write(text, model=m, style=style, bias=a.bias, width=a.width, seed=a.seed,
-                     strict=a.strict)  # fmt: skip
+                     strict=a.strict, precision=a.precision)  # fmt: skip
     page.save(out, fmt, color=a.color, stroke_width=a.stroke_width)
     print(f"genseq: wrote {len(text)} characters -> {out}", file=sys.stderr)
     if a.figure:

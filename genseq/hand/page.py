@@ -84,12 +84,14 @@ def write_page(
     seed: int | None = None,
     strict: bool = False,
     write_lines: Callable[[list[str]], Synthesis] | None = None,
+    precision: str = "fp32",
 ) -> Page:
     """Word-wrap `text` into lines of <= `width` characters (blank lines kept as paragraph
     breaks), write them as one batch (bias: eqs 61-62; style: §5.5) and lay them out.
     strict: refuse characters the model lacks instead of folding them (genseq.hand.fold).
     write_lines: how the non-empty lines become a `Synthesis` (default: `synthesize_text`,
-    one try each; e.g. the best-read of several, genseq.hand.recognize.legibility)."""
+    one try each; e.g. the best-read of several, genseq.hand.recognize.legibility).
+    precision: the sampler's GEMMs (`synthesize_text`)."""
     check_length(len(text))
     if not text.strip():
         raise GenseqError("nothing to write: the text is empty")
@@ -98,7 +100,9 @@ def write_page(
     lines = wrap(text, width)
     nonempty = [s for s in lines if s.strip()]
     if write_lines is None:
-        syn = synthesize_text(model, nonempty, bias, style, generator(seed), strict=strict)
+        syn = synthesize_text(
+            model, nonempty, bias, style, generator(seed), strict=strict, precision=precision
+        )
     else:
         syn = write_lines(nonempty)
     written = iter(model.stats.denormalise(s.numpy()) for s in syn.strokes)

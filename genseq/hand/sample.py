@@ -130,6 +130,7 @@ def synthesize_text(
     rng: torch.Generator | None = None,
     trim_prime: bool = True,
     strict: bool = False,
+    precision: str = "fp32",
 ) -> Synthesis:
     """Write `lines` (non-empty strings) in one batch -> the raw `Synthesis` (normalised
     offsets, φ, stop flags; with a style, φ and text span the style's text + the line).
@@ -138,15 +139,19 @@ def synthesize_text(
 
     style: a line to write like (§5.5); `trim_prime` drops the stray finish of its last stroke
     (`trim_prime_tail`). bias: eqs 61-62. rng: the random stream (`generator(seed)`).
-    strict: refuse characters the alphabet lacks instead of folding them (genseq.hand.fold)."""
+    strict: refuse characters the alphabet lacks instead of folding them (genseq.hand.fold).
+    precision: the sampler's GEMMs (`SynthesisNet.synthesize`: fp32, or bf16 / auto, faster
+    where the CPU has bf16 units, at the cost of bf16 rounding)."""
     if model.alphabet is None:
         raise GenseqError("writing text needs a synthesis model (hand train --task synth)")
     check_length(sum(len(s) for s in lines))
     ids, mask = encode_lines(model.alphabet, lines, strict)
     check_length(int(mask.sum()))  # after folding (… -> ...)
     prime = _prime(model, style) if style is not None else None
-    syn = model.net.synthesize(ids, mask, bias=bias, prime=prime, generator=rng,
-                               steps_per_char=limits.STEPS_PER_CHAR)  # fmt: skip
+    syn = model.net.synthesize(
+        ids, mask, bias=bias, prime=prime, generator=rng,
+        steps_per_char=limits.STEPS_PER_CHAR, precision=precision,
+    )  # fmt: skip
     if prime is None or not trim_prime:
         return syn
     return trim_prime_tail(syn, int((prime[1] != 0).sum()))

@@ -114,6 +114,26 @@ def test_write_returns_a_page_that_saves_every_format(shipped, tmp_path):
         genseq.write("to be", width=0)
 
 
+def test_write_precision_reaches_the_sampler(shipped, tmp_path, monkeypatch):
+    """`precision` (API) / `--precision` (CLI) picks the sampler's GEMMs; fp32 is the default,
+    bf16 writes the same lines (other strokes for a seed: bf16 rounding)."""
+    seen: list[str] = []
+    orig = SynthesisNet.synthesize
+
+    def spy(self, *a, **k):
+        seen.append(k["precision"])
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(SynthesisNet, "synthesize", spy)
+    page = genseq.write("to be made", seed=3)
+    assert seen == ["fp32"]
+    fast = genseq.write("to be made", seed=3, precision="bf16")
+    assert seen[-1] == "bf16" and fast.lines == page.lines and len(fast.points) > 0
+    out = tmp_path / "a.svg"
+    assert main(["write", "to be made", "--precision", "bf16", "-o", str(out)]) == 0
+    assert seen[-1] == "bf16" and out.read_text().count("<path") >= 1
+
+
 def test_styles_are_style_objects(shipped):
     built_in = genseq.styles()
     assert built_in and all(isinstance(s, genseq.Style) for s in built_in)
