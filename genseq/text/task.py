@@ -11,6 +11,7 @@ from genseq.text.corpus import Corpus, StreamBatches
 from genseq.text.evaluate import display, evaluate
 from genseq.text.model import TextModel, nll
 from genseq.train.config import Carry
+from genseq.train.distributed import shard_slice
 from genseq.train.noisy import group_rows
 
 
@@ -67,6 +68,18 @@ class TextTask:
             scaled = loss.sum() * (self.world / n_all)
             return scaled + (loss.mean() - scaled).detach(), float(y.numel()), {"h": h, "c": c}
         return loss.mean(), float(y.numel()), {"h": h, "c": c}
+
+    def carry_shapes(
+        self, model: TextModel, epoch: int, i: int
+    ) -> dict[str, tuple[int, ...]] | None:
+        """The carry step i reads: (h, c) of every layer for this process's streams (None at
+        an epoch's first step, which starts from zeros). A resumed checkpoint's carry is
+        checked against it (genseq.train.state)."""
+        if i == 0:
+            return None
+        sl = shard_slice(self.batches.batch_size, self.rank, self.world)
+        shape = (model.lstm.cfg.num_layers, sl.stop - sl.start, model.lstm.cfg.hidden_size)
+        return {"h": shape, "c": shape}
 
     def evaluate(self, model: TextModel) -> dict[str, float]:
         m = evaluate(model, self.valid, self.level, self.eval_batch_size, self.seq_len)

@@ -74,6 +74,24 @@ def test_hand_task_carry_shapes_are_those_its_loss_carries(kind):
     assert HandTask(FakeBatches()).carry_shapes(model, 0, 1) is None
 
 
+def test_text_task_carry_shapes_are_those_its_loss_carries(tmp_path):
+    """Text streams carry (h, c) of every layer from one step to the next; an epoch's first
+    step reads none; under data parallelism each rank its own streams."""
+    from genseq.text.corpus import load_corpus
+    from genseq.text.model import TextModel, TextModelConfig
+    from genseq.text.task import TextTask
+
+    (tmp_path / "c.txt").write_text("abcabdabe " * 40)
+    corpus = load_corpus(tmp_path / "c.txt")
+    model = TextModel(TextModelConfig(len(corpus.vocab), hidden_size=6, num_layers=2))
+    task = TextTask(corpus, batch_size=5, seq_len=7)
+    _, _, carry = task.loss(model, 0, 0, None)
+    assert task.carry_shapes(model, 0, 1) == {k: tuple(v.shape) for k, v in carry.items()}
+    assert task.carry_shapes(model, 1, 0) is None
+    task.shard(1, 2)  # rank 1 of 2: streams 3..4
+    assert task.carry_shapes(model, 0, 1) == {"h": (2, 2, 6), "c": (2, 2, 6)}
+
+
 # ---- through `genseq text train --resume` -------------------------------------------------------
 def _copy_run(run: Path, to: Path) -> Path:
     to.mkdir()
