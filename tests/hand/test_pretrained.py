@@ -10,6 +10,7 @@ import pytest
 
 from genseq.cli import main
 from genseq.hand.sample import load_hand_model
+from tests.conftest import shared_data, skip_without_data
 
 PRETRAINED = Path(__file__).resolve().parents[2] / "genseq" / "pretrained"
 
@@ -35,6 +36,16 @@ def test_synth_loads_by_name_with_the_config_its_json_claims():
     assert {"updates", "train_hours", "valid", "valid_first100", "segments"} <= record.keys()
 
 
+def test_predict_loads_by_name_with_the_config_its_json_claims():
+    meta = shipped("predict")
+    m = load_hand_model("predict")
+    assert m.kind == "predict" and m.alphabet is None  # §4: strokes only, no text
+    assert m.net.config_dict() == meta["model"]
+    cfg = meta["model"]
+    assert (cfg["num_layers"], cfg["hidden_size"], cfg["n_mixtures"]) == (3, 400, 20)
+    assert {"updates", "train_hours", "valid_first100", "segments"} <= meta["record"].keys()
+
+
 def test_write_needs_no_model_flag(tmp_path):
     out = tmp_path / "hello.svg"
     assert main(["write", "hello world", "--seed", "1", "-o", str(out)]) == 0
@@ -46,7 +57,21 @@ def test_shipped_weights_fit_the_size_budget():
     assert total <= 40e6
 
 
-def test_synth_scores_what_its_json_records_on_the_first_100_valid_lines(data_root, tmp_path):
+@pytest.fixture(scope="module")
+def default_cache(tmp_path_factory) -> Path:
+    """`genseq hand prepare` as it is by default: the cache the recorded subsets were scored on."""
+    root = shared_data()
+    if root is None:
+        skip_without_data("shared data absent: set GENSEQ_DATA or put ../shared/data beside it")
+    cache = tmp_path_factory.mktemp("iam") / "iam.npz"
+    assert main(["hand", "prepare", "--iam", str(root / "iamondb"), "--out", str(cache)]) == 0
+    return cache
+
+
+@pytest.mark.parametrize("name", ["synth", "predict"])
+def test_each_model_scores_what_its_json_records_on_the_first_100_valid_lines(
+    name, default_cache
+):
     """A stale JSON (weights changed, figure not) fails here."""
     import importlib.util
 
@@ -55,9 +80,7 @@ def test_synth_scores_what_its_json_records_on_the_first_100_valid_lines(data_ro
     )
     ship = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ship)
-    cache = tmp_path / "iam.npz"
-    assert main(["hand", "prepare", "--iam", str(data_root / "iamondb"), "--out", str(cache)]) == 0
-    got = ship.valid_figures(Path("synth"), cache, ship.SUBSET)
-    want = shipped("synth")["record"]["valid_first100"]
+    got = ship.valid_figures(Path(name), default_cache, ship.SUBSET)
+    want = shipped(name)["record"]["valid_first100"]
     assert got["sequences"] == want["sequences"] and got["points"] == want["points"]
     assert got["nats"] == pytest.approx(want["nats"], rel=1e-4)
