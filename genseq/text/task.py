@@ -11,7 +11,6 @@ from genseq.text.corpus import Corpus, StreamBatches
 from genseq.text.evaluate import display, evaluate
 from genseq.text.model import TextModel, nll
 from genseq.train.config import Carry
-from genseq.train.distributed import shard_slice
 from genseq.train.noisy import group_rows
 
 
@@ -72,13 +71,14 @@ class TextTask:
     def carry_shapes(
         self, model: TextModel, epoch: int, i: int
     ) -> dict[str, tuple[int, ...]] | None:
-        """The carry step i reads: (h, c) of every layer for this process's streams (None at
-        an epoch's first step, which starts from zeros). A resumed checkpoint's carry is
-        checked against it (genseq.train.state)."""
+        """The carry step i reads, as a checkpoint holds it: (h, c) of every layer for all the
+        batch's streams (under DDP gathered from every rank; None at an epoch's first step,
+        which starts from zeros). A resumed checkpoint's carry is checked against it
+        (genseq.train.state)."""
         if i == 0:
             return None
-        sl = shard_slice(self.batches.batch_size, self.rank, self.world)
-        shape = (model.lstm.cfg.num_layers, sl.stop - sl.start, model.lstm.cfg.hidden_size)
+        rows = self.batches.batch_size
+        shape = (model.lstm.cfg.num_layers, rows, model.lstm.cfg.hidden_size)
         return {"h": shape, "c": shape}
 
     def evaluate(self, model: TextModel) -> dict[str, float]:

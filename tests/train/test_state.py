@@ -76,7 +76,7 @@ def test_hand_task_carry_shapes_are_those_its_loss_carries(kind):
 
 def test_text_task_carry_shapes_are_those_its_loss_carries(tmp_path):
     """Text streams carry (h, c) of every layer from one step to the next; an epoch's first
-    step reads none; under data parallelism each rank its own streams."""
+    step reads none; under data parallelism the checkpoint holds every rank's streams."""
     from genseq.text.corpus import load_corpus
     from genseq.text.model import TextModel, TextModelConfig
     from genseq.text.task import TextTask
@@ -88,8 +88,8 @@ def test_text_task_carry_shapes_are_those_its_loss_carries(tmp_path):
     _, _, carry = task.loss(model, 0, 0, None)
     assert task.carry_shapes(model, 0, 1) == {k: tuple(v.shape) for k, v in carry.items()}
     assert task.carry_shapes(model, 1, 0) is None
-    task.shard(1, 2)  # rank 1 of 2: streams 3..4
-    assert task.carry_shapes(model, 0, 1) == {"h": (2, 2, 6), "c": (2, 2, 6)}
+    task.shard(1, 2)  # rank 1 of 2 runs streams 3..4; the checkpoint gathers all 5
+    assert task.carry_shapes(model, 0, 1) == {"h": (2, 5, 6), "c": (2, 5, 6)}
 
 
 # ---- through `genseq text train --resume` -------------------------------------------------------
