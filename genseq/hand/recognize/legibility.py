@@ -122,13 +122,16 @@ def write_legible(
     bias: float = 0.0,
     style: Style | None = None,
     seed: int | None = None,
+    precision: str = "fp32",
 ) -> Tries:
-    """Write non-empty `lines` up to n times each; keep the best-read try of each line."""
+    """Write non-empty `lines` up to n times each; keep the best-read try of each line.
+    precision: the sampler's GEMMs (`synthesize_text`)."""
     best = Tries(list(lines))
     rows = list(range(len(lines)))
     for k in range(max(1, n)):
         s = None if seed is None else seed + k
-        syn = synthesize_text(model, [lines[r] for r in rows], bias, style, generator(s))
+        todo = [lines[r] for r in rows]
+        syn = synthesize_text(model, todo, bias, style, generator(s), precision=precision)
         reads = rec.read(to_reader(model, rec, syn.strokes))
         best.offer(syn, reads, rows)
         rows = [r for r in range(len(lines)) if best.best[r] > 0]
@@ -146,11 +149,12 @@ def write_page_legible(
     bias: float = 0.0,
     style: Style | None = None,
     seed: int | None = None,
+    precision: str = "fp32",
 ) -> Page:
     """`genseq.hand.page.write_page` with the best of up to n tries per line."""
 
     def best_of_n(lines: list[str]) -> Synthesis:
-        return write_legible(model, rec, lines, n, bias, style, seed).synthesis()
+        return write_legible(model, rec, lines, n, bias, style, seed, precision).synthesis()
 
     return write_page(model, text, width, bias, style, seed, write_lines=best_of_n)
 
