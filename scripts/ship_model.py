@@ -7,8 +7,10 @@
 Writes `genseq/pretrained/NAME.safetensors` (fp16) and `NAME.json` through
 `genseq.train.pretrained.export_model`: the run's config.json plus a "record" (the
 hand-written facts in --record: commands, hardware, notes;
-plus the step, the training hours summed over the run's segments in metrics.jsonl, the
-commit, and figures measured here on the *shipped* fp16-rounded weights).
+plus the step, the training hours summed over the run's segments in metrics.jsonl (and, for a
+run started with --init-from, the updates and hours of the model it started from, so the
+totals cover the whole history), the commit, and figures measured here on the *shipped*
+fp16-rounded weights).
 Handwriting: the first 100 testset_v lines always (the tests re-check this figure), all
 1,438 with --full. Text: the first 10,000 validation symbols (re-checked by the tests), the
 whole validation and test splits (bpc or perplexity, error %), and with --dynamic the test
@@ -29,7 +31,7 @@ import torch
 
 from genseq.errors import GenseqError
 from genseq.train.checkpoint import atomic_write_text
-from genseq.train.pretrained import export_model
+from genseq.train.pretrained import export_model, locate
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = 100  # the first N testset_v lines (dataset order) the tests evaluate
@@ -51,6 +53,24 @@ def training_hours(metrics: Path) -> tuple[float, int]:
         prev = seg_max = max(seg_max, r["time"])
         step = max(step, int(r.get("step", 0)))
     return (total + seg_max) / 3600, step
+
+
+def base_record(cfg: dict) -> dict | None:
+    """The training the run started from with --init-from (a shipped name or a run directory):
+    its updates and hours, read *before* export overwrites a shipped JSON of the same name.
+    A run directory counts its own metrics.jsonl; a shipped model its record's totals."""
+    src = cfg.get("init_from")
+    if not src:
+        return None
+    files = locate(src)
+    base = json.loads(files.config.read_text())
+    if files.shipped:
+        rec = base.get("record", {})
+        updates, hours = int(rec.get("updates", base.get("step", 0))), rec.get("train_hours", 0.0)
+    else:
+        hours, step = training_hours(files.config.parent / "metrics.jsonl")
+        updates = int(base.get("step", step))
+    return {"from": str(src), "updates": updates, "train_hours": round(float(hours), 2)}
 
 
 def valid_figures(model_dir: Path, cache: Path, lines: int = 0) -> dict[str, float]:
@@ -141,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if text and a.data is None:
         raise GenseqError("a text run needs --data (its corpus)")
     hours, step = training_hours(a.run / "metrics.jsonl")
+    base = base_record(cfg)  # before export_model rewrites a shipped NAME.json
     record = json.loads(a.record.read_text())
     if text:  # checked before anything is written
         record["eval_data"] = data_record(a.data, a.format or cfg.get("data_format", "plain"))
@@ -150,6 +171,15 @@ def main(argv: list[str] | None = None) -> int:
         train_hours=round(hours, 2),
         commit=commit(),
     )
+    if base is not None:  # totals over the whole history, this run's own segment beside them
+        record.update(
+            init_from=base,
+            updates_this_run=record["updates"],
+            hours_this_run=record["train_hours"],
+            updates=base["updates"] + record["updates"],
+            updates_run=base["updates"] + step,
+            train_hours=round(base["train_hours"] + hours, 2),
+        )
     _, js = export_model(a.run, a.name, record)  # fp16 storage (genseq.train.pretrained)
     # evaluate what ships: the fp16-rounded weights, loaded back by name as fp32
     if text:
