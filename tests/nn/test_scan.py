@@ -155,3 +155,25 @@ def test_packed_linear_equals_addmm():
     torch.testing.assert_close(lin(x, add=add), add + x @ w.t(), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(lin(x[:2]), x[:2] @ w.t(), atol=1e-5, rtol=1e-5)  # any batch
     assert lin(x[:0]).shape == (0, 16)
+
+
+@pytest.mark.parametrize("packed", [True, False], ids=["onednn", "matmul"])
+def test_low_linear_rounds_the_bf16_product(packed, monkeypatch):
+    """bf16 Linear: packed by oneDNN where the CPU has AVX512 (or AVX-NE-CONVERT), a plain bf16
+    matmul where it has not (AVX2-only AMD EPYC: oneDNN refuses to pack bf16 there). Both give
+    the bf16-rounded product of the bf16-cast operands, + add in fp32."""
+    from genseq.nn import gemm
+
+    if packed and not gemm._mkldnn_bf16_ok():
+        pytest.skip("oneDNN does not pack bf16 weights on this CPU")
+    monkeypatch.setattr(gemm, "_MKLDNN_BF16_OK", packed)
+    torch.manual_seed(0)
+    w, x, add = torch.randn(16, 7), torch.randn(5, 7), torch.randn(5, 16)
+    lin = Linear(w, 5, low=torch.bfloat16)
+    assert (lin.packed is not None) == packed
+    bf = torch.bfloat16
+    ref = (x.to(bf).float() @ w.to(bf).float().t()).to(bf).float()
+    tol = dict(atol=1e-2, rtol=2**-7)  # one bf16 rounding of the product
+    torch.testing.assert_close(lin(x), ref, **tol)
+    torch.testing.assert_close(lin(x, add=add), add + ref, **tol)
+    assert lin(x).dtype == torch.float32
