@@ -80,7 +80,9 @@ def valid_figures(model_dir: Path, cache: Path, lines: int = 0) -> dict[str, flo
 
     m = load_hand_model(model_dir)
     ds = HandDataset(
-        HandCache.load(cache), "valid", alphabet=m.alphabet or "full",
+        HandCache.load(cache),
+        "valid",
+        alphabet=m.alphabet or "full",
         require_text=m.kind == "synth",
     )
     if lines:

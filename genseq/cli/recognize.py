@@ -159,6 +159,4 @@ def legible_page(a: argparse.Namespace, m: HandModel, text: str, style: Style | 
     """The page of `genseq write`, the best-read of --legible N tries per line (N >= 2)."""
     rec = load_recognizer(a.recognizer)
     seed = a.seed if a.seed is not None else secrets.randbelow(2**31)  # tries: seed, seed + 1, ..
-    return write_page_legible(
-        m, rec, text, a.legible, a.width, a.bias, style, seed, a.precision
-    )
+    return write_page_legible(m, rec, text, a.legible, a.width, a.bias, style, seed, a.precision)

@@ -36,7 +36,9 @@ def add_write_command(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--stroke-width", type=float, default=2.0)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument(
-        "--precision", choices=PRECISIONS, default="fp32",
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
         help="the sampler's GEMMs: bf16 (or auto: bf16 where the CPU has it) samples about "
         "1.5x as fast on an AVX512-BF16 CPU, with bf16 rounding (other strokes for a seed)",
     )

@@ -58,8 +58,6 @@ def trace_lstm(
                 keep[k].append(v)
         out = {k: torch.stack(v, 1) if v else x.new_zeros(B, 0, layer.hidden_size)
                for k, v in keep.items()}  # fmt: skip
-        traces.append(
-            LayerTrace(out["i"], out["f"], out["g"], out["c"], out["o"], out["h"])
-        )
+        traces.append(LayerTrace(out["i"], out["f"], out["g"], out["c"], out["o"], out["h"]))
         below_n = out["h"]
     return traces

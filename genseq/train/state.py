@@ -83,7 +83,7 @@ def _meta(tr: Trainer, carry: dict[str, Tensor] | None, opt_meta: dict[str, Any]
         "step": tr.step,
         "best": tr.best,
         "bad_evals": tr.bad_evals,
-        "run": [tr.run_loss, tr.run_units],
+        "run": [tr.run_loss, tr.run_units, *tr.run_norm],
         # the task's own log-window counters (HandTask: points, lines), when it has any
         "task_log": getattr(tr.task, "log_state", lambda: None)(),
         "pending_eval": tr.pending_eval,
@@ -163,7 +163,11 @@ def _restore_carry(tr: Trainer, tensors: dict[str, Tensor], meta: dict[str, Any]
 
 def _restore_counters(tr: Trainer, meta: dict[str, Any]) -> None:
     tr.step, tr.best, tr.bad_evals = meta["step"], float(meta["best"]), meta["bad_evals"]
-    tr.run_loss, tr.run_units = map(float, meta["run"])
+    run = [float(v) for v in meta["run"]]  # loss, units, norm window (older checkpoints: 2)
+    if len(run) not in (2, 5):
+        raise ValueError(f"the log window holds {len(run)} numbers, not 2 or 5")
+    tr.run_loss, tr.run_units = run[:2]
+    tr.run_norm = run[2:] if len(run) == 5 else [0.0, 0.0, 0.0]
     if meta.get("task_log") is not None and hasattr(tr.task, "load_log_state"):
         tr.task.load_log_state(meta["task_log"])
     check_train_config(tr.cfg)

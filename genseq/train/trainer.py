@@ -81,6 +81,7 @@ class Trainer:
         self.bad_evals = 0
         self.history: list[dict[str, Any]] = []
         self.run_loss = self.run_units = 0.0  # train loss accumulated since the last log line
+        self.run_norm = [0.0, 0.0, 0.0]  # and Σ gradient norm (before clipping), steps, clipped
         self.pending_eval = False  # an evaluation was due at `step` but did not finish
         self.on_step = None  # test hook: called with the step number after each update
         self.guard = guard.NumericGuard()  # NaN/inf steps skipped, then rollback (guard.py)
@@ -274,6 +275,7 @@ class Trainer:
                 continue
             self.run_loss += loss * units
             self.run_units += units
+            self._count_norm()
             win[0] += units
             log = self.step % self.cfg.log_every == 0 or self.step == limit
             if log and self.run_units > 0:  # (0: only skipped steps since the last)
@@ -293,6 +295,22 @@ class Trainer:
                 self.on_step(self.step)
         return terminated
 
+    def _count_norm(self) -> None:
+        """The update's global gradient norm (before clipping) into the log window."""
+        norm = self.guard.last[1]
+        self.run_norm[0] += norm
+        self.run_norm[1] += 1
+        self.run_norm[2] += float(self.cfg.clip > 0 and norm > self.cfg.clip)
+
+    def _norm_figures(self) -> dict[str, float]:
+        """grad_norm: the window's mean gradient norm before clipping; clipped: the share of
+        its updates that the global-norm clip rescaled (with --clip only)."""
+        total, steps, clipped = self.run_norm
+        if steps == 0:
+            return {}
+        out = {"grad_norm": total / steps}
+        return {**out, "clipped": clipped / steps} if self.cfg.clip > 0 else out
+
     def _log_train(self, nb: int, win: list[float], t0: float, bar: tqdm) -> None:
         """A metrics.jsonl line and the progress bar's figures for the updates since the last
         line (win: their units and start time); then a new window."""
@@ -308,6 +326,7 @@ class Trainer:
             "lr": self._lr(),
             "precision": self.cfg.precision,
             "time": time.time() - t0,
+            **self._norm_figures(),
             **(self.awn.summary() if self.awn is not None else {}),
         }
         self._log(rec)
@@ -317,6 +336,7 @@ class Trainer:
             **{f"{self.task.unit}/s": f"{win[0] / dt:,.0f}"},
         )
         self.run_loss = self.run_units = 0.0
+        self.run_norm = [0.0, 0.0, 0.0]
         win[0], win[1] = 0.0, time.time()
 
     def _finish(self) -> None:

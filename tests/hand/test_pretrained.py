@@ -29,7 +29,10 @@ def test_synth_loads_by_name_with_the_config_its_json_claims():
     assert m.net.config_dict() == meta["model"]
     cfg = meta["model"]
     assert (cfg["num_layers"], cfg["hidden_size"], cfg["n_window"], cfg["n_mixtures"]) == (
-        3, 400, 10, 20,
+        3,
+        400,
+        10,
+        20,
     )
     assert len(m.alphabet.symbols) == 82  # the full alphabet: digits and punctuation too
     record = meta["record"]
@@ -69,9 +72,7 @@ def default_cache(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("name", ["synth", "predict"])
-def test_each_model_scores_what_its_json_records_on_the_first_100_valid_lines(
-    name, default_cache
-):
+def test_each_model_scores_what_its_json_records_on_the_first_100_valid_lines(name, default_cache):
     """A stale JSON (weights changed, figure not) fails here."""
     import importlib.util
 

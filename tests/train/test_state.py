@@ -169,3 +169,30 @@ def test_resume_refuses_a_checkpoint_without_its_data_settings(tiny_text_run, tm
     save_file(load_file(ck), ck, {**meta, "genseq": json.dumps(inner)})
     rc, err = _resume(capsys, data, d)
     assert rc == 2 and f"the checkpoint in {d} lacks seq_len" in err
+
+
+@pytest.mark.parametrize(
+    "run, loss, norm",
+    [([6.0, 3.0], 6.0, [0.0, 0.0, 0.0]),  # a checkpoint written before the norm was logged
+     ([6.0, 3.0, 2.5, 2.0, 1.0], 6.0, [2.5, 2.0, 1.0])],
+)  # fmt: skip
+def test_the_log_window_is_restored_from_old_and_new_checkpoints(run, loss, norm):
+    from types import SimpleNamespace
+
+    from genseq.train.config import TrainConfig
+    from genseq.train.state import _restore_counters
+
+    tr = SimpleNamespace(cfg=TrainConfig(steps=5), task=None)
+    _restore_counters(tr, {"step": 4, "best": 1.0, "bad_evals": 0, "run": run})
+    assert (tr.run_loss, tr.run_units, tr.run_norm) == (loss, 3.0, norm)
+
+
+def test_a_log_window_of_another_length_is_refused():
+    from types import SimpleNamespace
+
+    from genseq.train.config import TrainConfig
+    from genseq.train.state import _restore_counters
+
+    tr = SimpleNamespace(cfg=TrainConfig(steps=5), task=None)
+    with pytest.raises(ValueError, match="holds 3 numbers"):
+        _restore_counters(tr, {"step": 4, "best": 1.0, "bad_evals": 0, "run": [1.0, 2.0, 3.0]})

@@ -62,7 +62,7 @@ def _same_records(full, cut) -> None:
     assert [r["step"] for r in a] == [r["step"] for r in b]
     for ra, rb in zip(a, b, strict=True):
         for k in ra:
-            if k.startswith(("train_", "valid_")):
+            if k.startswith(("train_", "valid_", "grad_norm", "clipped")):
                 assert ra[k] == pytest.approx(rb[k], rel=1e-6, abs=1e-7), (ra["step"], k)
 
 
@@ -155,6 +155,34 @@ def test_interrupt_inside_a_step_or_an_evaluation_resumes_exactly(tmp_path, wher
         tr.fit()
     run(tmp_path / "cut", 30, corpus, resume=True)
     _same_records(tmp_path / "full", tmp_path / "cut")
+
+
+def test_log_lines_give_the_gradient_norm_before_clipping(tmp_path):
+    """Without a clip, each line's grad_norm is the 2-norm of the gradients the update used
+    (left in .grad after the step), and there is no "clipped" share."""
+    corpus = make_corpus()
+    model = make_model(len(corpus.vocab))
+    norms = []
+
+    def hook(step):
+        grads = [p.grad.norm() for p in model.parameters() if p.grad is not None]
+        norms.append(float(torch.linalg.vector_norm(torch.stack(grads))))
+
+    cfg = TrainConfig(steps=4, eval_every=100, log_every=1, checkpoint_every=1e9, lr=3e-3, clip=0)
+    tr = Trainer(model, TextTask(corpus, batch_size=4, seq_len=16), cfg, tmp_path, {},
+                 progress=False)  # fmt: skip
+    tr.on_step = hook
+    tr.fit()
+    lines = [r for r in _records(tmp_path) if "train_loss" in r]
+    assert [r["grad_norm"] for r in lines] == pytest.approx(norms, rel=1e-5)
+    assert all("clipped" not in r for r in lines)
+
+
+@pytest.mark.parametrize("clip, share", [(1e-6, 1.0), (1e6, 0.0)])
+def test_log_lines_give_the_share_of_clipped_updates(tmp_path, clip, share):
+    _, res = run(tmp_path, 6, make_corpus(), clip=clip)
+    lines = [r for r in _records(tmp_path) if "train_loss" in r]
+    assert lines and all(r["clipped"] == share and r["grad_norm"] > 0 for r in lines)
 
 
 def test_resume_with_an_explicit_lr_continues_at_that_rate(tmp_path):
