@@ -239,7 +239,10 @@ class Trainer:
 
     def _start(self, resume: bool, lr: float | None) -> int:
         """Resume (or start afresh) in `out`; returns the number of batches per epoch."""
-        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a file where a folder of --out should be
+            raise GenseqError(f"cannot make the run directory {self.out} ({e.strerror})") from None
         if self.main:  # temporary files of writes cut short by a kill (atomic_write)
             for stale in self.out.glob(".*.tmp"):
                 stale.unlink(missing_ok=True)

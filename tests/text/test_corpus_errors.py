@@ -18,12 +18,13 @@ from tests.conftest import text_train
 
 
 def cli_error(capsys, argv: list[str]) -> str:
-    """`genseq ARGV` exits 2 with one line on stderr; that line."""
+    """`genseq ARGV` exits 2, its stderr ending in one error line (after any progress lines,
+    no traceback); that line."""
     capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and err.startswith("genseq: error:") and "Traceback" not in err, err
-    return err
+    assert err.splitlines()[-1].startswith("genseq: error:") and "Traceback" not in err, err
+    return err.splitlines()[-1]
 
 
 def api_error(call, *args, **kwargs) -> str:

@@ -196,3 +196,51 @@ def test_a_log_window_of_another_length_is_refused():
     tr = SimpleNamespace(cfg=TrainConfig(steps=5), task=None)
     with pytest.raises(ValueError, match="holds 3 numbers"):
         _restore_counters(tr, {"step": 4, "best": 1.0, "bad_evals": 0, "run": [1.0, 2.0, 3.0]})
+
+
+# ---- through the Trainer API -------------------------------------------------------------------
+def _trainer(data: Path, d: Path, **cfg_kw):
+    """A Trainer over the tiny run copied to `d`, built as `text train --resume` builds it."""
+    from genseq.text.corpus import Vocab, load_corpus
+    from genseq.text.model import TextModel
+    from genseq.text.task import TextTask
+    from genseq.train.config import TrainConfig
+    from genseq.train.trainer import Trainer
+
+    cfg = json.loads((d / "config.json").read_text())
+    corpus = load_corpus(data, vocab=Vocab.from_json(cfg["vocab"]))
+    model = TextModel.from_config(cfg["model"])
+    task = TextTask(corpus, cfg["batch_size"], cfg["seq_len"])
+    return Trainer(model, task, TrainConfig(**{"steps": 3, **cfg_kw}), d, progress=False)
+
+
+def test_trainer_resumes_only_a_training_checkpoint(tiny_text_run, tmp_path):
+    """`text train --resume` checks the checkpoint first; the Trainer checks it too."""
+    data, run = tiny_text_run
+    d = _copy_run(run, tmp_path / "d")
+    ck = d / "checkpoint.safetensors"
+    from safetensors import safe_open
+
+    with safe_open(ck, "pt") as f:
+        meta = f.metadata()
+    inner = json.loads(meta["genseq"])
+    del inner["step"]
+    save_file(load_file(ck), ck, {**meta, "genseq": json.dumps(inner)})
+    with pytest.raises(GenseqError) as e:
+        _trainer(data, d).fit(resume=True)
+    assert f"{ck} is not a genseq training checkpoint" in str(e.value)
+
+
+def test_trainer_resumes_with_a_positive_rate_only(tiny_text_run, tmp_path):
+    data, run = tiny_text_run
+    d = _copy_run(run, tmp_path / "d")
+    for lr in (0.0, -1e-3):
+        with pytest.raises(GenseqError) as e:
+            _trainer(data, d).fit(resume=True, lr=lr)
+        assert f"--lr must be > 0, got {lr}" in str(e.value)
+
+
+def test_an_integer_carry_is_named_with_its_dtype():
+    with pytest.raises(GenseqError) as e:
+        check_carry({"h": torch.zeros(1, 2, 5, dtype=torch.long)}, None, None, "ck")
+    assert "ck does not fit this run: carried 'h' is torch.int64" in str(e.value)
