@@ -34,7 +34,10 @@ def trace_lstm(
     lstm: DeepLSTM, x: Tensor, state: State | None = None, below: Tensor | None = None
 ) -> list[LayerTrace]:
     """x (B, T, I) (and `below` (B, T, below_size) for layer 1, eq. 52) -> one `LayerTrace`
-    per layer, bottom first. Dropout is not applied (the network as it predicts)."""
+    per layer, bottom first. Dropout is not applied (the network as it predicts). x may be
+    (B, T) integer ids of one-hot inputs, as `DeepLSTM.forward` takes them."""
+    if not x.is_floating_point():  # one-hot ids (a text model whose vocabulary > hidden)
+        x = F.one_hot(x, lstm.cfg.input_size).to(lstm.layers[0].weight_ih.dtype)
     B, T = x.shape[0], x.shape[1]
     h0, c0 = state if state is not None else lstm.initial_state(B, x.device)
     traces = []

@@ -76,3 +76,18 @@ def test_language_model_trace_reads_the_text():
         lm.trace("")
     with pytest.raises(GenseqError, match="not in this model's vocab"):
         lm.trace("xyz")
+
+
+def test_language_model_trace_of_one_hot_ids():
+    """A vocabulary larger than the hidden layer goes in as ids (TextModel._input): the trace
+    reads them as one-hot rows (was a dtype RuntimeError inside F.linear)."""
+    from genseq.text.corpus import Vocab
+    from genseq.text.model import LanguageModel, TextModel, TextModelConfig
+
+    vocab = Vocab.build("the quick brown fox", "char")
+    net = TextModel(TextModelConfig(vocab_size=len(vocab), hidden_size=4, num_layers=2))
+    assert not net._input(torch.tensor([[0]])).is_floating_point()
+    tr = LanguageModel(net, vocab, {}).trace("the fox")
+    logits, _ = net(torch.tensor([vocab.encode("the fox")]))
+    h = torch.cat([t.hidden for t in tr], -1)
+    torch.testing.assert_close(net.head(h), logits, atol=1e-5, rtol=0)
