@@ -147,10 +147,8 @@ def test_a_vocabulary_of_another_size_than_the_model_reads(tiny_text_run, tmp_pa
     n = len(json.loads((d / "config.json").read_text())["vocab"]["symbols"])
     edit_config(d, lambda c: c["vocab"].update(symbols=c["vocab"]["symbols"][:-1]))
     err = cli_error(capsys, [*SAMPLE, str(d)])
-    assert (
-        f"{d / 'config.json'}: its vocabulary has {n - 1} symbols (padding included) "
-        f"but the model reads {n}"
-    ) in err
+    want = f"its vocabulary has {n - 1} symbols (padding included) but the model reads {n}"
+    assert f"{d / 'config.json'}: {want}" in err
 
 
 @pytest.mark.parametrize("flag", ["--lr", "--clip", "--lr-decay"])
