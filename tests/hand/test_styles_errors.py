@@ -71,3 +71,19 @@ def test_a_failing_style_file_is_named(tmp_path):
     f.write_text(json.dumps({"text": "flat", "strokes": [[[0, 5], [10, 5]]]}))
     with raises(f"{f}: the style's points have no height: cannot scale them"):
         Style.from_file(f)
+
+
+def test_making_styles_primed_with_a_set_without_lines(tmp_path, capsys, tiny_synth):
+    from genseq.hand.make_styles import primer_lines
+    from tests.hand.test_task_errors import small_cache
+
+    data = tmp_path / "c.npz"
+    small_cache(data, {"trainset": [30, 40]})  # no validation lines to prime with
+    with raises(f"no valid lines with text in {data}"):
+        primer_lines(data, tiny_synth, 2)
+    with raises(f"no testset_t lines with text in {data}"):
+        primer_lines(data, tiny_synth, 2, split="testset_t")
+    capsys.readouterr()
+    argv = ["hand", "styles", "--make", str(tiny_synth), "--out", str(tmp_path / "st")]
+    assert main([*argv, "--n", "1", "--prime-data", str(data)]) == 2
+    assert capsys.readouterr().err == f"genseq: error: no valid lines with text in {data}\n"
