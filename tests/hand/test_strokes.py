@@ -164,4 +164,5 @@ def test_unknown_cleaning_step(tmp_path, capsys):
     (tmp_path / "iam").mkdir()
     argv = ["hand", "prepare", "--iam", str(tmp_path / "iam"), "--out", str(tmp_path / "c.npz")]
     assert main([*argv, "--clean", "paper", "--clean", "smooth"]) == 2
-    assert capsys.readouterr().err == "genseq: error: unknown cleaning step(s) smooth: have dedupe\n"
+    err = capsys.readouterr().err
+    assert err == "genseq: error: unknown cleaning step(s) smooth: have dedupe\n"
