@@ -161,3 +161,16 @@ def test_serve_without_uvicorn_names_it(monkeypatch, capsys):
     assert err.endswith(
         "the web app needs the [web] extra (uvicorn is missing): pip install 'genseq[web]'"
     )
+
+
+@pytest.mark.parametrize("fmt", ["svg", "plotter", "gcode"])
+@pytest.mark.parametrize("far", [1.0000001e9, -1e300, 1.7976931348623157e308])
+def test_export_of_coordinates_out_of_range(client, fmt, far):
+    """Found by tests/web/test_fuzz_api.py: a page spanning more than a float holds made the
+    SVG a ZeroDivisionError (500) and the plotter files inf / nan coordinates."""
+    strokes = [[[0.0, 1e300], [0.0, far]], [[far, 0.0]]]
+    r = client.post("/api/export", json={"strokes": strokes, "format": fmt})
+    refused(r, "strokes: the page has coordinates beyond ±1e+09")
+    ok = [[[0.0, 1e9], [-1e9, -1e9]]]  # at the limit: a file
+    r = client.post("/api/export", json={"strokes": ok, "format": fmt})
+    assert r.status_code == 200 and "nan" not in r.text.lower() and "inf" not in r.text.lower()
