@@ -3,7 +3,7 @@ result or one GenseqError (through the CLI: exit 0, or exit 2 with one line), ne
 exception or a hang.
 
 Surfaces: text for `genseq write`; IAM-OnDB XML and transcription files; checkpoint and
-config bytes; style files (SVG and JSON). (The web API has no request bodies yet.)
+config bytes; style files (SVG and JSON). (The web API's JSON bodies: tests/web/test_fuzz_api.py.)
 Profiles (tests/conftest.py): `default` keeps `make test` short; HYPOTHESIS_PROFILE=slow runs
 1,000 examples per surface; `pytest --hypothesis-show-statistics` prints the counts.
 """

@@ -41,3 +41,41 @@ def test_paper57():
     assert get_alphabet("full", ["ba"]).symbols == ("a", "b")
     with pytest.raises(GenseqError, match="unknown alphabet"):
         get_alphabet("latin")
+
+
+# ---- every error message, word for word ------------------------------------------------------
+
+
+def test_encode_names_the_alphabet_and_the_text():
+    a = Alphabet.from_texts(["abc "])
+    with pytest.raises(GenseqError) as e:
+        a.encode("a?Z")
+    assert str(e.value) == "the full alphabet (4 symbols) has no '?', 'Z' (text: 'a?Z')"
+    with pytest.raises(GenseqError, match=r"the paper57 alphabet \(57 symbols\) has no 'é'"):
+        Alphabet.paper57().encode("é")
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("{not json", "JSONDecodeError("),
+        ("{}", "KeyError('symbols')"),
+        ('{"symbols": ["a", "a"]}', "ValueError('alphabet symbols must be distinct"),
+        ('{"symbols": ["ab"]}', "ValueError('alphabet symbols must be distinct"),
+        ('{"symbols": [1, 2]}', "TypeError("),
+        ('{"symbols": ["a"], "aliases": {"b": "z"}}', "KeyError('z')"),
+        ("[1]", "TypeError("),
+    ],
+)
+def test_malformed_alphabet(text, why):
+    with pytest.raises(GenseqError) as e:
+        Alphabet.from_json(text)
+    msg = str(e.value)
+    assert msg.startswith(f"malformed alphabet ({why}") and msg.endswith(")") and "\n" not in msg
+
+
+@pytest.mark.parametrize("mode", ["latin", "Full", ""])
+def test_unknown_alphabet_mode(mode):
+    with pytest.raises(GenseqError) as e:
+        get_alphabet(mode)
+    assert str(e.value) == f"unknown alphabet {mode!r}: choose 'full' or 'paper57'"

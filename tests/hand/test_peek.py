@@ -43,3 +43,23 @@ def test_real_iamondb_first_lines(data_root):
     lines = peek_lines(root, n=5)
     assert len(lines) == 5
     assert all(ln.text and len(ln.xy) >= 20 and ln.eos[-1] == 1 for ln in lines)
+
+
+def test_error_messages_word_for_word(tmp_path, iam_packed, capsys):
+    from genseq.cli import main
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    want = f"{empty} has neither lineStrokes-all.tar.gz nor an unpacked lineStrokes/ folder"
+    with pytest.raises(GenseqError) as e:
+        peek_lines(empty)
+    assert str(e.value) == want
+    assert main(["hand", "prepare", "--iam", str(empty), "--out", str(tmp_path / "c.npz")]) == 2
+    assert capsys.readouterr().err == f"genseq: error: {want}\n"
+    root, _ = iam_packed
+    (root / "ascii-all.tar.gz").unlink()  # the strokes without their transcriptions
+    with pytest.raises(GenseqError, match="has neither ascii-all.tar.gz nor an unpacked ascii/"):
+        peek_lines(root)
+    for n in (0, -2):
+        with pytest.raises(GenseqError, match=f"^peek_lines needs n >= 1, got {n}$"):
+            peek_lines(root, n=n)

@@ -67,3 +67,17 @@ def test_save_formats(tmp_path):
         save_strokes(tmp_path / "no" / "x.svg", OFF)
     with pytest.raises(GenseqError, match=r"\(N, 3\)"):
         save_strokes(tmp_path / "x.svg", OFF[:, :2])
+
+
+@pytest.mark.parametrize(
+    ("points", "shape"), [(OFF[:, :2], "(4, 2)"), (OFF.ravel(), "(12,)"), (OFF[None], "(1, 4, 3)")]
+)
+def test_points_of_the_wrong_shape(tmp_path, points, shape):
+    want = f"^expected points of shape \\(N, 3\\), got {re.escape(shape)}$"
+    with pytest.raises(GenseqError, match=want):
+        strokes_to_svg(points)
+    with pytest.raises(GenseqError, match=want):
+        save_strokes(tmp_path / "x.png", torch.as_tensor(points))
+    # the message as written in genseq/hand/render.py:
+    with pytest.raises(GenseqError, match=re.escape("expected points of shape (N, 3), got")):
+        strokes_to_svg(points)

@@ -118,3 +118,51 @@ def test_extra_cleaning_opt_in():
     assert len(off) == 5  # the default is the raw recording
     with pytest.raises(GenseqError, match="unknown cleaning step"):
         CleanConfig(extra=("magic",))
+
+
+# ---- every error message, word for word ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("{}", "KeyError('mean')"),
+        ("not json", "JSONDecodeError("),
+        ('{"mean": [0, "x"], "std": [1, 1]}', "ValueError("),
+        ('{"mean": 3, "std": [1, 1]}', "TypeError("),
+        ('{"mean": [0, 0], "std": [1, 1], "n_points": 1e999}', "OverflowError("),
+    ],
+)
+def test_malformed_norm_stats(text, why):
+    with pytest.raises(GenseqError) as e:
+        NormStats.from_json(text)
+    assert str(e.value).startswith(f"malformed normalisation statistics ({why}")
+
+
+@pytest.mark.parametrize(
+    "d",
+    [
+        '{"mean": [0, 0], "std": [1, 0]}',
+        '{"mean": [0, 0], "std": [1, -2]}',
+        '{"mean": [0, NaN], "std": [1, 1]}',
+        '{"mean": [0, 0, 0], "std": [1, 1, 1]}',
+        '{"mean": [0, 0], "std": [1, Infinity]}',
+    ],
+)
+def test_norm_stats_out_of_range(d):
+    with pytest.raises(GenseqError) as e:
+        NormStats.from_json(d)
+    assert str(e.value) == "malformed normalisation statistics (2 finite means, 2 stds > 0)"
+
+
+def test_unknown_cleaning_step(tmp_path, capsys):
+    from genseq.cli import main
+
+    with pytest.raises(GenseqError) as e:
+        CleanConfig(extra=("dedupe", "smooth", "x"))
+    assert str(e.value) == "unknown cleaning step(s) smooth, x: have dedupe"
+    (tmp_path / "iam").mkdir()
+    argv = ["hand", "prepare", "--iam", str(tmp_path / "iam"), "--out", str(tmp_path / "c.npz")]
+    assert main([*argv, "--clean", "paper", "--clean", "smooth"]) == 2
+    err = capsys.readouterr().err
+    assert err == "genseq: error: unknown cleaning step(s) smooth: have dedupe\n"

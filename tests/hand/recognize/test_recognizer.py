@@ -4,6 +4,7 @@ shipped format, reading files, and legibility (genseq.hand.recognize)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from genseq.cli import main
+from genseq.errors import GenseqError
 from genseq.hand.recognize.legibility import Tries, legibility, write_legible
 from genseq.hand.recognize.model import HEIGHT_SCALE, Recognizer, RecognizerConfig, features
 from genseq.hand.recognize.read import file_lines, load_recognizer, split_lines
@@ -261,3 +263,30 @@ def test_models_are_found_by_shipped_name_or_run_directory(tiny_synth):
         load_writer("recognizer")
     with pytest.raises(GenseqError, match="no model"):
         load_writer("no-such-model")
+
+
+def test_read_names_the_file_whose_line_it_cannot_scale(tiny_recog, tmp_path, capsys):
+    """A line the style code refuses (no height, coordinates out of range): the message is
+    that refusal, prefixed with the file's path (genseq/hand/recognize/read.py)."""
+    cases = {
+        "flat.json": ([[[0, 5], [10, 5], [20, 5]]], "the style's points have no height"),
+        "far.json": ([[[0, 0], [0, 9], [3e9, 5]]], "the style has coordinates beyond ±1e+09"),
+    }
+    for name, (strokes, why) in cases.items():
+        f = tmp_path / name
+        f.write_text(json.dumps({"text": "ab", "strokes": strokes}))
+        capsys.readouterr()
+        assert main(["hand", "read", str(f), "--recognizer", str(tiny_recog)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"genseq: error: {f}: {why}"), err
+        with pytest.raises(GenseqError, match=re.escape(f"{f}: {why}")):
+            file_lines(f, load_recognizer(tiny_recog).stats)
+
+
+def test_recognizer_task_without_validation_data():
+    from genseq.hand.alphabet import Alphabet
+    from genseq.hand.recognize.task import RecogTask
+
+    task = RecogTask([], None, Alphabet.from_texts(["ab"]))
+    with pytest.raises(GenseqError, match="^no validation data$"):
+        task.evaluate(torch.nn.Linear(1, 1))
