@@ -15,6 +15,7 @@ import numpy as np
 
 from genseq.errors import GenseqError
 from genseq.hand.strokes import NormStats, split_strokes, to_absolute
+from genseq.limits import MAX_STYLE_COORD
 
 SVG_SUFFIXES = (".svg",)
 MPL_SUFFIXES = (".png", ".pdf", ".jpg", ".jpeg")
@@ -45,6 +46,8 @@ def _bbox(strokes: list[np.ndarray]) -> tuple[float, float, float, float]:
         return 0.0, 0.0, 1.0, 1.0
     a = np.concatenate(strokes)
     (x0, y0), (x1, y1) = a.min(0), a.max(0)
+    if not np.isfinite(a).all() or max(-x0, -y0, x1, y1) > MAX_STYLE_COORD:  # spans overflow
+        raise GenseqError(f"the drawing has coordinates beyond ±{MAX_STYLE_COORD:g}")
     return float(x0), float(y0), float(x1), float(y1)
 
 

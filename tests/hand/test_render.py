@@ -81,3 +81,17 @@ def test_points_of_the_wrong_shape(tmp_path, points, shape):
     # the message as written in genseq/hand/render.py:
     with pytest.raises(GenseqError, match=re.escape("expected points of shape (N, 3), got")):
         strokes_to_svg(points)
+
+
+@pytest.mark.parametrize("far", [1e300, float("inf"), float("nan")])
+def test_coordinates_beyond_the_limit_are_refused_not_divided_by(tmp_path, far):
+    """A drawing whose span overflows a float (the web export's fuzz found it) is one clear
+    error from the SVG and PNG writers, not a ZeroDivisionError or an SVG of inf."""
+    pts = np.array([[0.0, 0.0, 0.0], [0.0, far, 0.0], [0.0, -1.79e308, 1.0]])
+    with pytest.raises(GenseqError, match="the drawing has coordinates beyond"):
+        strokes_to_svg(pts, absolute=True)
+    with pytest.raises(GenseqError, match="the drawing has coordinates beyond"):
+        save_strokes(tmp_path / "far.png", pts, absolute=True)
+    assert not (tmp_path / "far.png").exists()
+    near = np.array([[0.0, 0.0, 0.0], [1e9, -1e9, 1.0]])  # the limit itself still draws
+    assert "inf" not in strokes_to_svg(near, absolute=True)
