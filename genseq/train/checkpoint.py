@@ -38,6 +38,7 @@ def atomic_write(path: Path, write) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 -> what open() would have given
         write(tmp)
         with open(tmp, "rb+") as f:  # on disk before the rename publishes it
             os.fsync(f.fileno())
@@ -49,6 +50,12 @@ def atomic_write(path: Path, write) -> None:
         if isinstance(e, (OSError, SafetensorError)):
             raise write_error(path, e) from None
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_error(path: Path, e: BaseException) -> GenseqError:

@@ -156,3 +156,17 @@ def test_a_training_setting_that_is_not_finite(flag, tiny_text_run, tmp_path, ca
     data, _ = tiny_text_run
     err = cli_error(capsys, text_train(data, tmp_path / "run", f"--hidden 5 --steps 1 {flag} nan"))
     assert f"{flag} must be a finite number, got nan" in err
+
+
+def test_atomic_writes_get_the_mode_a_plain_write_gets(tmp_path):
+    """mkstemp makes its file 0600; a published JSON or weights file must be as readable as
+    one open() writes (0644 under umask 022), or a shipped model's JSON stays private."""
+    import os
+
+    from genseq.train.checkpoint import atomic_write_text
+
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    atomic_write_text(tmp_path / "atomic.json", "{}")
+    mode = os.stat(tmp_path / "atomic.json").st_mode & 0o777
+    assert mode == os.stat(plain).st_mode & 0o777
