@@ -93,6 +93,17 @@ def test_text_task_carry_shapes_are_those_its_loss_carries(tmp_path):
 
 
 # ---- through `genseq text train --resume` -------------------------------------------------------
+def _edit_meta(ck: Path, edit, tensors: dict | None = None) -> None:
+    """Rewrite checkpoint `ck` with edit(its genseq record) applied (and `tensors` if given)."""
+    from safetensors import safe_open
+
+    with safe_open(ck, "pt") as f:
+        meta = f.metadata()
+    inner = json.loads(meta["genseq"])
+    edit(inner)
+    save_file(tensors or load_file(ck), ck, {**meta, "genseq": json.dumps(inner)})
+
+
 def _copy_run(run: Path, to: Path) -> Path:
     to.mkdir()
     for f in ("config.json", "model.safetensors", "checkpoint.safetensors"):
@@ -134,15 +145,8 @@ def test_resume_refuses_a_carry_of_another_batch_size(tiny_text_run, tmp_path, c
     data, run = tiny_text_run
     d = _copy_run(run, tmp_path / "d")
     ck = d / "checkpoint.safetensors"
-    from safetensors import safe_open
-
-    with safe_open(ck, "pt") as f:
-        meta = f.metadata()
-    tensors = load_file(ck)
-    tensors["carry.c"] = torch.zeros(1, 3, 5)
-    inner = json.loads(meta["genseq"])
-    inner["carry_shapes"]["c"] = [1, 3, 5]
-    save_file(tensors, ck, {**meta, "genseq": json.dumps(inner)})
+    tensors = {**load_file(ck), "carry.c": torch.zeros(1, 3, 5)}
+    _edit_meta(ck, lambda r: r["carry_shapes"].__setitem__("c", [1, 3, 5]), tensors)
     rc, err = _resume(capsys, data, d)
     assert rc == 2 and "no single batch size" in err and "Traceback" not in err
 
@@ -157,16 +161,9 @@ def test_an_intact_checkpoint_still_resumes(tiny_text_run, tmp_path, capsys):
 
 def test_resume_refuses_a_checkpoint_without_its_data_settings(tiny_text_run, tmp_path, capsys):
     """The run's stream settings come from its checkpoint: one missing is one clear line."""
-    from safetensors import safe_open
-
     data, run = tiny_text_run
     d = _copy_run(run, tmp_path / "d")
-    ck = d / "checkpoint.safetensors"
-    with safe_open(ck, "pt") as f:
-        meta = f.metadata()
-    inner = json.loads(meta["genseq"])
-    del inner["config"]["seq_len"]
-    save_file(load_file(ck), ck, {**meta, "genseq": json.dumps(inner)})
+    _edit_meta(d / "checkpoint.safetensors", lambda r: r["config"].pop("seq_len"))
     rc, err = _resume(capsys, data, d)
     assert rc == 2 and f"the checkpoint in {d} lacks seq_len" in err
 
@@ -219,13 +216,7 @@ def test_trainer_resumes_only_a_training_checkpoint(tiny_text_run, tmp_path):
     data, run = tiny_text_run
     d = _copy_run(run, tmp_path / "d")
     ck = d / "checkpoint.safetensors"
-    from safetensors import safe_open
-
-    with safe_open(ck, "pt") as f:
-        meta = f.metadata()
-    inner = json.loads(meta["genseq"])
-    del inner["step"]
-    save_file(load_file(ck), ck, {**meta, "genseq": json.dumps(inner)})
+    _edit_meta(ck, lambda r: r.pop("step"))
     with pytest.raises(GenseqError) as e:
         _trainer(data, d).fit(resume=True)
     assert f"{ck} is not a genseq training checkpoint" in str(e.value)
