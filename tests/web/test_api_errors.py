@@ -15,18 +15,14 @@ from genseq.hand.model import PredictionConfig, PredictionNet
 from genseq.train.checkpoint import save_model
 from genseq.web.app import create_app
 from tests.web.conftest import NORM
+from tests.web.test_api import refused as refused_with
 
 WAVE = [[[x * 4.0, 20.0 + 12.0 * ((x // 3) % 2)] for x in range(30)], [[10.0, 5.0], [12.0, 40.0]]]
 
 
 def refused(resp, *fragments: str) -> str:
     """A 422 whose detail is one line holding every fragment."""
-    assert resp.status_code == 422, resp.text
-    detail = resp.json()["detail"]
-    assert isinstance(detail, str) and "\n" not in detail
-    for f in fragments:
-        assert f in detail, detail
-    return detail
+    return refused_with(resp, 422, *fragments)
 
 
 # ---- genseq/web/app.py ---------------------------------------------------------------------
