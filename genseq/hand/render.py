@@ -41,13 +41,21 @@ def strokes_of(
     return split_strokes(p if absolute else to_absolute(p))
 
 
+def check_extent(xy, what: str = "the drawing") -> None:
+    """Refuse coordinates (an array of x, y values, any shape) that are not finite or beyond
+    ±MAX_STYLE_COORD: past it a drawing's span overflows a float (inf, nan). The one home of
+    this check, for the writers here, a user's style and the web export; `what` names it."""
+    a = np.asarray(xy, np.float64)
+    if a.size and (not np.isfinite(a).all() or np.abs(a).max() > MAX_STYLE_COORD):
+        raise GenseqError(f"{what} has coordinates beyond ±{MAX_STYLE_COORD:g}")
+
+
 def _bbox(strokes: list[np.ndarray]) -> tuple[float, float, float, float]:
     if not strokes:
         return 0.0, 0.0, 1.0, 1.0
     a = np.concatenate(strokes)
+    check_extent(a)
     (x0, y0), (x1, y1) = a.min(0), a.max(0)
-    if not np.isfinite(a).all() or max(-x0, -y0, x1, y1) > MAX_STYLE_COORD:  # spans overflow
-        raise GenseqError(f"the drawing has coordinates beyond ±{MAX_STYLE_COORD:g}")
     return float(x0), float(y0), float(x1), float(y1)
 
 

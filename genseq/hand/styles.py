@@ -43,9 +43,10 @@ from typing import Any
 import numpy as np
 
 from genseq.errors import GenseqError
+from genseq.hand.render import check_extent
 from genseq.hand.strokes import NormStats, to_offsets
 from genseq.hand.svg import strokes_from_svg
-from genseq.limits import MAX_STYLE_BYTES, MAX_STYLE_COORD, MAX_STYLE_POINTS
+from genseq.limits import MAX_STYLE_BYTES, MAX_STYLE_POINTS
 
 STYLES_DIR = Path(__file__).resolve().parent.parent / "pretrained" / "styles"
 CORE_HEIGHT_STD = 7.0  # IAM training lines: median 10-90% y range = 6.97 x std(Δy)
@@ -91,7 +92,7 @@ class Style:
         try:
             return cls.from_strokes(strokes, text, str(path))
         except GenseqError as e:
-            raise GenseqError(f"{path}: {e}") from None
+            raise GenseqError(f"cannot use the style file {path}: {e}") from None
 
     def offsets_for(self, stats: NormStats) -> np.ndarray:
         """The line as normalised offsets (P, 3) for a model with normalisation `stats`."""
@@ -135,8 +136,7 @@ def _checked(strokes: list[np.ndarray]) -> list[np.ndarray]:
         raise GenseqError("the style has no points")
     if not all(np.isfinite(s).all() for s in strokes):
         raise GenseqError("the style has non-finite coordinates")
-    if max(float(np.abs(s).max()) for s in strokes) > MAX_STYLE_COORD:
-        raise GenseqError(f"the style has coordinates beyond ±{MAX_STYLE_COORD:g}")
+    check_extent(np.concatenate(strokes), "the style")
     if sum(len(s) for s in strokes) > MAX_STYLE_POINTS:
         raise GenseqError(f"the style has over {MAX_STYLE_POINTS:,} points")
     if core_height(strokes) <= 0:

@@ -24,29 +24,29 @@ _COUNTS = {
 
 
 def _check_value(name: str, hint: Any, v: Any) -> str | None:
-    """What is wrong with field `name` = v of type `hint`, or None."""
+    """What field `name` = v of type `hint` must be ("an integer"), or None if it already is."""
     if hint is bool:
-        return None if isinstance(v, bool) else "must be true or false"
+        return None if isinstance(v, bool) else "true or false"
     if hint is int:
         if isinstance(v, bool) or not isinstance(v, int):
-            return "must be an integer"
+            return "an integer"
         top = _COUNTS.get(name, limits.MAX_WIDTH if name.endswith("_size") else None)
         low = 0 if name in ("embed_size", "below_size") else 1
         if top is not None and not low <= v <= top:
-            return f"must be between {low} and {top:,}"
+            return f"between {low} and {top:,}"
         return None
     if hint is float:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            return "must be a finite number"
+            return "a finite number"
         if abs(v) > MAX_FLOAT:
-            return f"must be within ±{MAX_FLOAT:g}"
+            return f"within ±{MAX_FLOAT:g}"
         if name == "dropout" and not 0 <= v < 1:
-            return "must be in [0, 1)"
+            return "in [0, 1)"
         if name.endswith("clip") and v < 0:
-            return "must be >= 0"
+            return ">= 0"
         return None
     if hint is str:
-        return None if isinstance(v, str) else "must be a string"
+        return None if isinstance(v, str) else "a string"
     return None
 
 
@@ -68,9 +68,9 @@ def validate_config(cls: type, d: Any, where: str = "the model config") -> dict[
         raise GenseqError(f"{where} lacks {', '.join(missing)}")
     hints = typing.get_type_hints(cls)
     for name, v in d.items():
-        bad = _check_value(name, hints.get(name), v)
-        if bad:
-            raise GenseqError(f"{where}: {name} {bad}, got {v!r:.40}")
+        want = _check_value(name, hints.get(name), v)
+        if want:
+            raise GenseqError(f"{where}: {name} must be {want}, got {v!r:.40}")
     return d
 
 

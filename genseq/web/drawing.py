@@ -12,10 +12,9 @@ from fastapi.responses import Response
 from genseq.api import styles as builtin_styles
 from genseq.errors import GenseqError
 from genseq.hand.page import PEN_FORMATS
-from genseq.hand.render import strokes_to_svg
+from genseq.hand.render import check_extent, strokes_to_svg
 from genseq.hand.sample import HandModel
 from genseq.hand.styles import Style
-from genseq.limits import MAX_STYLE_COORD
 from genseq.web.limits import Limits
 from genseq.web.schemas import ExportRequest, StyleLine, StyleOut
 
@@ -116,8 +115,7 @@ def export(req: ExportRequest, lim: Limits) -> Response:
     pts = absolute_points(req.strokes)
     if not len(pts):
         raise GenseqError("strokes: the page has no points")
-    if np.abs(pts[:, :2]).max() > MAX_STYLE_COORD:  # beyond, spans overflow (inf, nan)
-        raise GenseqError(f"strokes: the page has coordinates beyond ±{MAX_STYLE_COORD:g}")
+    check_extent(pts[:, :2], "strokes: the page")
     if req.format == "svg":
         body = strokes_to_svg(pts, absolute=True, color=req.color, stroke_width=req.stroke_width)
     else:

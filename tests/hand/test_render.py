@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from genseq.errors import GenseqError
-from genseq.hand.render import save_strokes, strokes_of, strokes_to_svg
+from genseq.hand.render import check_extent, save_strokes, strokes_of, strokes_to_svg
 from genseq.hand.strokes import NormStats, to_absolute
 
 # two strokes: a V then a single dot, as offsets (Δx, Δy, e)
@@ -88,10 +88,23 @@ def test_coordinates_beyond_the_limit_are_refused_not_divided_by(tmp_path, far):
     """A drawing whose span overflows a float (the web export's fuzz found it) is one clear
     error from the SVG and PNG writers, not a ZeroDivisionError or an SVG of inf."""
     pts = np.array([[0.0, 0.0, 0.0], [0.0, far, 0.0], [0.0, -1.79e308, 1.0]])
-    with pytest.raises(GenseqError, match="the drawing has coordinates beyond"):
+    beyond = "^the drawing has coordinates beyond ±1e\\+09$"
+    with pytest.raises(GenseqError, match=beyond):
         strokes_to_svg(pts, absolute=True)
-    with pytest.raises(GenseqError, match="the drawing has coordinates beyond"):
+    with pytest.raises(GenseqError, match=beyond):
         save_strokes(tmp_path / "far.png", pts, absolute=True)
     assert not (tmp_path / "far.png").exists()
     near = np.array([[0.0, 0.0, 0.0], [1e9, -1e9, 1.0]])  # the limit itself still draws
     assert "inf" not in strokes_to_svg(near, absolute=True)
+
+
+@pytest.mark.parametrize("far", [-1.0000001e9, 2e9, float("inf"), float("nan")])
+def test_check_extent_is_the_one_bound_for_drawings_and_pages(far):
+    """genseq.hand.render.check_extent: the writers here and the web export (`what` names the
+    drawing) refuse a coordinate beyond ±1e9 or not finite, x or y; the limit itself and no
+    points at all pass."""
+    for xy in ([[0.0, 0.0], [far, 1.0]], [[0.0, far]]):
+        with pytest.raises(GenseqError, match="^strokes: the page has coordinates beyond ±1e"):
+            check_extent(np.array(xy), "strokes: the page")
+    check_extent(np.array([[1e9, -1e9]]))
+    check_extent(np.zeros((0, 2)))

@@ -26,7 +26,7 @@ def test_coordinates_beyond_the_limit(tmp_path, big):
         Style.from_strokes([[*TALL, [big, 5.0]]], "hi")
     f = tmp_path / "far.json"
     f.write_text(json.dumps({"text": "hi", "strokes": [[*TALL, [3.0, big]]]}))
-    with raises(f"{f}: the style has coordinates beyond ±1e+09"):  # the file named
+    with raises(f"cannot use the style file {f}: the style has coordinates beyond ±1e+09"):
         Style.from_file(f)
 
 
@@ -65,12 +65,19 @@ def test_bad_points_in_a_style_file(tmp_path, capsys, tiny_synth, body, why):
     assert err.count("\n") == 1 and f"genseq: error: bad style points ({why}" in err
 
 
-def test_a_failing_style_file_is_named(tmp_path):
-    """A style file whose strokes are refused: the message starts with the file's path."""
+def test_a_failing_style_file_is_named(tmp_path, capsys, tiny_synth):
+    """A style file whose strokes are refused: the message names the file (genseq/hand/styles.py,
+    `Style.from_file`), from Python and from `genseq write --style-from`."""
     f = tmp_path / "flat.json"
     f.write_text(json.dumps({"text": "flat", "strokes": [[[0, 5], [10, 5]]]}))
-    with raises(f"{f}: the style's points have no height: cannot scale them"):
+    want = f"cannot use the style file {f}: the style's points have no height: cannot scale them"
+    with pytest.raises(GenseqError, match=f"^{re.escape(want)}$"):
         Style.from_file(f)
+    capsys.readouterr()
+    argv = ["write", "ab", "--model", str(tiny_synth), "-o", str(tmp_path / "o.svg")]
+    assert main([*argv, "--style-from", str(f)]) == 2
+    assert capsys.readouterr().err == f"genseq: error: {want}\n"
+    assert not (tmp_path / "o.svg").exists()
 
 
 def test_making_styles_primed_with_a_set_without_lines(tmp_path, capsys, tiny_synth):

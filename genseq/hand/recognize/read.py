@@ -105,10 +105,13 @@ def file_lines(path: str | Path, stats: NormStats) -> tuple[list[np.ndarray], st
     strokes = [s for s in strokes if len(s)]
     if not strokes:
         raise GenseqError(f"{path}: no pen strokes to read")
-    try:
-        return [user_line_to_offsets(ln, stats) for ln in split_lines(strokes)], text
-    except GenseqError as e:
-        raise GenseqError(f"{path}: {e}") from None
+    lines = []
+    for i, ln in enumerate(split_lines(strokes), 1):
+        try:
+            lines.append(user_line_to_offsets(ln, stats))
+        except GenseqError as e:  # which line of the page the style code refuses
+            raise GenseqError(f"{path}: handwriting line {i}: {e}") from None
+    return lines, text
 
 
 def read_file(

@@ -265,21 +265,25 @@ def test_models_are_found_by_shipped_name_or_run_directory(tiny_synth):
         load_writer("no-such-model")
 
 
-def test_read_names_the_file_whose_line_it_cannot_scale(tiny_recog, tmp_path, capsys):
+def test_read_names_the_file_and_line_it_cannot_scale(tiny_recog, tmp_path, capsys):
     """A line the style code refuses (no height, coordinates out of range): the message is
-    that refusal, prefixed with the file's path (genseq/hand/recognize/read.py)."""
+    that refusal, prefixed with the file's path and the line's number on the page
+    (genseq/hand/recognize/read.py)."""
+    ok = [[0, 0], [0, 9], [20, 5]]
     cases = {
-        "flat.json": ([[[0, 5], [10, 5], [20, 5]]], "the style's points have no height"),
-        "far.json": ([[[0, 0], [0, 9], [3e9, 5]]], "the style has coordinates beyond ±1e+09"),
+        "flat.json": ([[[0, 5], [10, 5], [20, 5]]], 1, "the style's points have no height"),
+        "far.json": ([[[0, 0], [0, 9], [3e9, 5]]], 1, "the style has coordinates beyond ±1e+09"),
+        "second.json": ([ok, [[0, 30], [10, 30], [20, 30]]], 2, "the style's points have no"),
     }
-    for name, (strokes, why) in cases.items():
+    for name, (strokes, line, why) in cases.items():
         f = tmp_path / name
         f.write_text(json.dumps({"text": "ab", "strokes": strokes}))
+        want = f"{f}: handwriting line {line}: {why}"
         capsys.readouterr()
         assert main(["hand", "read", str(f), "--recognizer", str(tiny_recog)]) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.startswith(f"genseq: error: {f}: {why}"), err
-        with pytest.raises(GenseqError, match=re.escape(f"{f}: {why}")):
+        assert err.count("\n") == 1 and err.startswith(f"genseq: error: {want}"), err
+        with pytest.raises(GenseqError, match=f"^{re.escape(want)}"):
             file_lines(f, load_recognizer(tiny_recog).stats)
 
 
