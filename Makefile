@@ -42,7 +42,7 @@ bench: $(STAMP)
 	$(BIN)/genseq bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check genseq tests
+	$(BIN)/ruff check genseq tests scripts notebooks
 
 clean:
 	rm -rf $(VENV) build *.egg-info
