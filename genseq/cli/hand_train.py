@@ -9,6 +9,7 @@ from genseq.cli.command import at_least, command
 from genseq.cli.train_flags import add_train_flags, init_source, run_training, train_config
 from genseq.errors import GenseqError
 from genseq.hand.alphabet import Alphabet
+from genseq.hand.batches import oversample
 from genseq.hand.data import HandBatches, HandCache, HandDataset
 from genseq.hand.model import PredictionConfig, PredictionNet, SynthesisConfig, SynthesisNet
 from genseq.hand.strokes import NormStats
@@ -50,6 +51,12 @@ def add_train(hs: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=0,
         help="truncated BPTT: one update per N points of each batch, the state (and the "
         "window's κ, w) carried across its chunks; 0 = one update per whole line (or crop)",
+    )
+    g.add_argument(
+        "--oversample",
+        metavar="REGEX=K",
+        help="show each training line whose text matches REGEX K times an epoch, e.g. "
+        "'[0-9]=8' for the digits that few lines hold (synthesis)",
     )
     g.add_argument(
         "--eval-batches",
@@ -112,18 +119,20 @@ def cmd_train(a: argparse.Namespace) -> int:
         saved = meta["config"]
         cfg.seed = meta["train"]["seed"]  # the run's batch order, whatever --seed says now
         task, batch, crop = saved["kind"], saved["batch_size"], saved.get("crop_len", 0)
-        chunk = saved.get("chunk_len", 0)
+        chunk, over = saved.get("chunk_len", 0), saved.get("oversample")
         train, valid = _datasets(a.data, task, *_saved_data(saved))
         model = model_class(task).from_config(saved["model"])
     else:
         task, batch, crop, chunk = a.task, a.batch_size, a.crop_len, a.chunk_len
+        over = a.oversample
         at_least(a, 0, "chunk_len")
         if crop and task == SynthesisNet.kind:
             raise GenseqError("--crop-len is for prediction only: a crop loses its text")
         alphabet, stats = _saved_data(source) if source else (a.alphabet, None)
         train, valid = _datasets(a.data, task, alphabet, stats)
         model = _build(task, a, train.alphabet.size)
-    batches = HandBatches(train, batch, seed=cfg.seed, crop_len=crop or None)
+    repeats = oversample(train, over) if over else None
+    batches = HandBatches(train, batch, seed=cfg.seed, crop_len=crop or None, repeats=repeats)
     vbatches = HandBatches(valid, batch, seed=0, shuffle=False)
     extra = {
         "norm": train.stats.to_json(),
@@ -131,6 +140,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         "batch_size": batch,
         "crop_len": crop,
         "chunk_len": chunk,
+        "oversample": over,
         "data": str(a.data),
         "preprocessing": train.cache.preprocessing,
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from genseq.errors import GenseqError
@@ -15,7 +17,9 @@ class HandBatches:
     `pool` batches, sort each pool by length and cut it into batches (little padding), then
     shuffle the batch order. With crop_len, a line longer than crop_len is cut to a random
     window of crop_len points (start drawn from the same rng) — for prediction (§4) only:
-    the text stays the whole line's. len(self) = ceil(len(dataset) / batch_size)."""
+    the text stays the whole line's. With `repeats` (one count >= 1 per line, `oversample`),
+    line i appears repeats[i] times in every epoch's order, e.g. to show a synthesis network
+    the rare digits more often. len(self) = ceil(lines an epoch / batch_size)."""
 
     def __init__(
         self,
@@ -25,6 +29,7 @@ class HandBatches:
         crop_len: int | None = None,
         shuffle: bool = True,
         pool: int = 50,
+        repeats: np.ndarray | None = None,
     ) -> None:
         if batch_size < 1:
             raise GenseqError(f"batch size must be >= 1, got {batch_size}")
@@ -32,13 +37,20 @@ class HandBatches:
             raise GenseqError(f"crop length must be >= 2, got {crop_len}")
         if len(dataset) == 0:
             raise GenseqError(f"no lines in the {dataset.split} set")
+        if repeats is not None and (len(repeats) != len(dataset) or np.min(repeats) < 1):
+            raise GenseqError(f"repeats: one count >= 1 per line ({len(dataset)} lines)")
         self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+        self.repeats = None if repeats is None else np.asarray(repeats, np.int64)
         self.crop_len, self.shuffle, self.pool = crop_len, shuffle, pool
         self._plan_epoch: int | None = None
         self._plan: list[tuple[np.ndarray, np.ndarray]] = []
 
     def __len__(self) -> int:
-        return -(-len(self.dataset) // self.batch_size)
+        return -(-self._lines() // self.batch_size)
+
+    def _lines(self) -> int:
+        """Lines served per epoch (with repeats, a line counts each time it appears)."""
+        return len(self.dataset) if self.repeats is None else int(self.repeats.sum())
 
     def plan(self, epoch: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """[(dataset indices, crop starts)] for every batch of `epoch`."""
@@ -53,9 +65,12 @@ class HandBatches:
             room = np.maximum(lengths - self.crop_len, 0)
             starts = (rng.random(n) * (room + 1)).astype(np.int64)  # uniform in [0, room]
             lengths = np.minimum(lengths, self.crop_len)
+        if self.repeats is not None:  # each line repeats[i] times, shuffled together
+            items = np.repeat(np.arange(n), self.repeats)
+            order = items[rng.permutation(len(items))] if self.shuffle else items
         batches = []
         step = bs * self.pool
-        for a in range(0, n, step):
+        for a in range(0, len(order), step):
             chunk = order[a : a + step]
             chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
             batches += [chunk[b : b + bs] for b in range(0, len(chunk), bs)]
@@ -95,3 +110,20 @@ class HandBatches:
         """Iterate the batches of `epoch` from batch `start` (for resuming)."""
         for i in range(start, len(self)):
             yield self.batch(epoch, i)
+
+
+def oversample(dataset: HandDataset, spec: str) -> np.ndarray:
+    """`HandBatches` repeats from "REGEX=K": K for each line whose text matches REGEX
+    (re.search), 1 for the others. E.g. "[0-9]=8": lines with digits 8 times an epoch."""
+    pattern, sep, k = spec.rpartition("=")
+    if not sep or not pattern or not k.strip().isdigit() or not 1 <= int(k) <= 1000:
+        raise GenseqError(f"--oversample takes REGEX=K with K in 1..1000, got {spec!r}")
+    try:
+        rx = re.compile(pattern)
+    except re.error as e:
+        raise GenseqError(f"--oversample: {pattern!r} is not a regular expression: {e}") from e
+    texts = dataset.cache.texts
+    hits = np.array([bool(rx.search(texts[p])) for p in dataset.positions], bool)
+    if not hits.any():
+        raise GenseqError(f"--oversample: no {dataset.split} line matches {pattern!r}")
+    return np.where(hits, int(k), 1).astype(np.int64)

@@ -91,6 +91,25 @@ def test_synth_chunked_training_and_resume(cache, tmp_path, capsys):
     assert "--chunk-len must be >= 0" in capsys.readouterr().err
 
 
+def test_synth_oversample_is_saved_and_kept_on_resume(cache, tmp_path, capsys):
+    """--oversample REGEX=K: matching lines K times an epoch (more updates), kept on --resume."""
+    out = tmp_path / "over"
+    capsys.readouterr()
+    assert train_tiny(cache, out, "synth", "--oversample", "Peers=5") == 0
+    per_epoch = capsys.readouterr().err.split(" updates per epoch")[0].rsplit(" ", 1)[1]
+    _, plain = train_tiny(cache, tmp_path / "plain", "synth"), capsys.readouterr().err
+    assert int(per_epoch) > int(plain.split(" updates per epoch")[0].rsplit(" ", 1)[1])
+    assert json.loads((out / "config.json").read_text())["oversample"] == "Peers=5"
+    argv = ["hand", "train", "--task", "synth", "--data", str(cache), "--out", str(out),
+            "--steps", "6", "--no-progress", "--resume"]  # fmt: skip
+    assert main(argv) == 0
+    assert f"{per_epoch} updates per epoch" in capsys.readouterr().err
+    bad = ["hand", "train", "--task", "synth", "--data", str(cache), "--out",
+           str(tmp_path / "bad"), "--steps", "1", "--oversample", "zebra=3"]  # fmt: skip
+    assert main(bad) == 2
+    assert "--oversample: no train line matches 'zebra'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "suffix,fmt", [("svg", "auto"), ("png", "auto"), ("svg", "plotter"), ("gcode", "gcode")]
 )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import zipfile
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import torch
 
 from genseq.cli import hand as hand_cli
 from genseq.errors import GenseqError
+from genseq.hand.batches import oversample
 from genseq.hand.data import (
     NOT_IN_SPLIT,
     HandBatches,
@@ -181,6 +183,38 @@ def test_batches_crop():
     assert len(set(starts)) > 3  # random windows, not always the beginning
     with pytest.raises(GenseqError):
         HandBatches(ds, batch_size=0)
+
+
+def test_batches_repeat_lines_as_many_times_an_epoch_as_asked():
+    ds = HandDataset(_many_lines_cache())
+    rep = np.ones(len(ds), np.int64)
+    rep[[0, 5]] = 3
+    hb = HandBatches(ds, batch_size=8, seed=3, pool=2, repeats=rep)
+    assert len(hb) == -(-(len(ds) + 4) // 8)
+    want = {lid: 3 if k in (0, 5) else 1 for k, lid in enumerate(ds.cache.ids)}
+    for e in (0, 1):
+        assert Counter(i for b in hb.epoch(e) for i in b["ids"]) == want
+    again = HandBatches(ds, batch_size=8, seed=3, pool=2, repeats=rep)  # resume: same order
+    assert [b["ids"] for b in again.epoch(1)] == [b["ids"] for b in hb.epoch(1)]
+    assert [b["ids"] for b in hb.epoch(0)] != [b["ids"] for b in hb.epoch(1)]
+    for bad in (rep[:-1], rep - 1):
+        with pytest.raises(GenseqError, match="one count >= 1 per line"):
+            HandBatches(ds, batch_size=8, repeats=bad)
+
+
+def test_oversample_repeats_the_lines_whose_text_matches():
+    ds = HandDataset(_many_lines_cache())
+    rep = oversample(ds, "(ab){5}=4")
+    texts = [ds.cache.texts[p] for p in ds.positions]
+    assert rep.tolist() == [4 if t == "ab" * 5 else 1 for t in texts] and 4 in rep
+    for spec in ("ab", "=3", "ab=0", "ab=x", "ab=1001"):
+        with pytest.raises(GenseqError) as e:
+            oversample(ds, spec)
+        assert "--oversample takes REGEX=K with K in 1..1000, got" in str(e.value)
+    with pytest.raises(GenseqError, match="is not a regular expression"):
+        oversample(ds, "(ab=2")
+    with pytest.raises(GenseqError, match="no train line matches"):
+        oversample(ds, "[0-9]=2")
 
 
 # --- the command line ---------------------------------------------------------------------
