@@ -210,6 +210,20 @@ def _same_kind(a: Any, b: Any) -> bool:
     return True
 
 
+def _state_names(opt: torch.optim.Optimizer, settings: dict) -> set[str]:
+    """The state entries `opt`'s kind keeps per parameter under `settings` (e.g. Adam's
+    max_exp_avg_sq only with amsgrad): one step of a copy on a 1-element parameter."""
+    p = torch.zeros(1, requires_grad=True)
+    p.grad = torch.zeros(1)
+    probe = type(opt)([p])
+    probe.param_groups[0].update({k: v for k, v in settings.items() if k != "params"})
+    try:
+        probe.step()
+    except Exception as e:  # noqa: BLE001 - settings the optimizer cannot run with
+        raise ValueError(f"its optimizer settings do not run ({e})") from e
+    return set(probe.state[p])
+
+
 def optimizer_from_tensors(
     opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict
 ) -> None:
@@ -234,9 +248,13 @@ def optimizer_from_tensors(
     for key, v in meta["scalars"].items():
         idx, name = key.split(".", 1)
         state.setdefault(int(idx), {})[name] = v
+    names = [_state_names(opt, g) for g in groups]
+    owner = [ns for grp, ns in zip(opt.param_groups, names, strict=True) for _ in grp["params"]]
     for idx, st in state.items():
         if not 0 <= idx < len(params):
             raise ValueError("its optimizer state names a parameter the model lacks")
+        if set(st) != owner[idx]:
+            raise ValueError("its optimizer state does not fit its settings")
         for v in st.values():
             if torch.is_tensor(v) and v.dim() and v.shape != params[idx].shape:
                 raise ValueError("its optimizer state has the wrong shapes")

@@ -159,6 +159,30 @@ def test_an_intact_checkpoint_still_resumes(tiny_text_run, tmp_path, capsys):
     assert "3 updates" in err
 
 
+def _set_group(key, value):
+    return lambda r: r["optimizer"]["param_groups"][0].__setitem__(key, value)
+
+
+@pytest.mark.parametrize(
+    "edit, says",
+    [  # hypothesis's reproduce_failure('6.170.17', b'AEEBQRVBA0EG') of test_fuzz.py: amsgrad
+        # switched on in the record, a KeyError 'max_exp_avg_sq' inside Adam before the check
+        (_set_group("amsgrad", True), "its optimizer state does not fit its settings"),
+        (_set_group("betas", [0.9, 7.0]), "its optimizer settings do not run"),
+        (_set_group("lr", "fast"), "its optimizer settings have the wrong types"),
+        (lambda r: r["optimizer"]["scalars"].__setitem__("0.x", "y"), "counters are not numbers"),
+    ],
+)
+def test_resume_refuses_optimizer_settings_its_state_does_not_fit(
+    tiny_text_run, tmp_path, capsys, edit, says
+):
+    data, run = tiny_text_run
+    d = _copy_run(run, tmp_path / "d")
+    _edit_meta(d / "checkpoint.safetensors", edit)
+    rc, err = _resume(capsys, data, d)
+    assert rc == 2 and says in err and "Traceback" not in err
+
+
 def test_resume_refuses_a_checkpoint_without_its_data_settings(tiny_text_run, tmp_path, capsys):
     """The run's stream settings come from its checkpoint: one missing is one clear line."""
     data, run = tiny_text_run
