@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 
 from genseq.cli.command import at_least, command
-from genseq.cli.train_flags import add_train_flags, init_source, run_training, train_config
+from genseq.cli.train_flags import (
+    add_train_flags,
+    init_source,
+    run_training,
+    saved_ints,
+    train_config,
+)
 from genseq.errors import GenseqError
 from genseq.hand.alphabet import Alphabet
 from genseq.hand.batches import oversample
@@ -118,8 +124,11 @@ def cmd_train(a: argparse.Namespace) -> int:
         meta = checkpoint_config(out / "checkpoint.safetensors", TASKS)
         saved = meta["config"]
         cfg.seed = meta["train"]["seed"]  # the run's batch order, whatever --seed says now
-        task, batch, crop = saved["kind"], saved["batch_size"], saved.get("crop_len", 0)
-        chunk, over = saved.get("chunk_len", 0), saved.get("oversample")
+        task, over = saved["kind"], saved.get("oversample")
+        ints = {"crop_len": 0, "chunk_len": 0, **saved}  # (runs older than these settings)
+        batch, crop, chunk = saved_ints(ints, out, batch_size=1, crop_len=0, chunk_len=0)
+        if over is not None and not isinstance(over, str):
+            raise GenseqError(f"the checkpoint in {out} has oversample = {over!r}: not text")
         train, valid = _datasets(a.data, task, *_saved_data(saved))
         model = model_class(task).from_config(saved["model"])
     else:

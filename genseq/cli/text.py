@@ -13,6 +13,7 @@ from genseq.cli.train_flags import (
     add_train_flags,
     init_source,
     run_training,
+    saved_ints,
     train_config,
 )
 from genseq.errors import GenseqError
@@ -145,13 +146,12 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.resume:
         saved = checkpoint_config(Path(a.out) / "checkpoint.safetensors", (TextModel.kind,))
         saved = saved["config"]
-        missing = [k for k in ("vocab", "seq_len", "batch_size") if k not in saved]
-        if missing:
-            raise GenseqError(f"the checkpoint in {a.out} lacks {', '.join(missing)}")
+        if "vocab" not in saved:
+            raise GenseqError(f"the checkpoint in {a.out} lacks vocab")
+        seq_len, batch = saved_ints(saved, a.out, seq_len=1, batch_size=1)
         vocab = Vocab.from_json(saved["vocab"])
         corpus = load_corpus(a.data, a.format, vocab=vocab)
         model = TextModel.from_config(saved["model"])
-        seq_len, batch = saved["seq_len"], saved["batch_size"]
     else:  # with --init-from, its vocabulary: the weights' rows keep their symbols
         given = Vocab.from_json(source["vocab"]) if source else None
         corpus = load_corpus(a.data, a.format, vocab=given)

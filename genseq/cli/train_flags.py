@@ -129,6 +129,22 @@ def init_source(a: argparse.Namespace, kinds: tuple[str, ...]) -> dict[str, Any]
     return cfg
 
 
+def saved_ints(saved: dict[str, Any], where: str | Path, **low: int) -> list[int]:
+    """A resumed run's integer settings from its checkpoint's config, each >= its `low`
+    (e.g. seq_len=1): one clear error for one missing or of another type or range."""
+    out = []
+    for key, least in low.items():
+        if key not in saved:
+            raise GenseqError(f"the checkpoint in {where} lacks {key}")
+        v = saved[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < least:
+            raise GenseqError(
+                f"the checkpoint in {where} has {key} = {v!r}: not an integer >= {least}"
+            )
+        out.append(v)
+    return out
+
+
 def say(*args: Any) -> None:
     """A line on stderr, from one process only under torchrun."""
     if is_main():

@@ -68,6 +68,32 @@ def test_synth_resume_continues(cache, synth, tmp_path):
     assert max(steps) == 6
 
 
+@pytest.mark.parametrize(
+    "key, value, says",
+    [
+        ("chunk_len", -1, "has chunk_len = -1: not an integer >= 0"),
+        ("batch_size", "32", "has batch_size = '32': not an integer >= 1"),
+        ("oversample", 8, "has oversample = 8: not text"),
+    ],
+)
+def test_synth_resume_refuses_damaged_data_settings(
+    cache, synth, tmp_path, capsys, key, value, says
+):
+    import shutil
+
+    from tests.train.test_state import _edit_meta
+
+    run = tmp_path / "run"
+    shutil.copytree(synth, run)
+    _edit_meta(run / "checkpoint.safetensors", lambda r: r["config"].__setitem__(key, value))
+    capsys.readouterr()
+    argv = ["hand", "train", "--task", "synth", "--data", str(cache), "--out", str(run),
+            "--steps", "6", "--resume", "--no-progress"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"the checkpoint in {run} {says}" in err and "Traceback" not in err
+
+
 def test_synth_chunked_training_and_resume(cache, tmp_path, capsys):
     """--chunk-len: TBPTT over whole lines; the setting is saved and kept on --resume."""
     from tests.hand.conftest import train_tiny

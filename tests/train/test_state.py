@@ -192,6 +192,18 @@ def test_resume_refuses_a_checkpoint_without_its_data_settings(tiny_text_run, tm
     assert rc == 2 and f"the checkpoint in {d} lacks seq_len" in err
 
 
+@pytest.mark.parametrize("value", [None, "100", 0, True, 2.5])
+def test_resume_refuses_a_data_setting_that_is_not_a_count(tiny_text_run, tmp_path, capsys, value):
+    """hypothesis's reproduce_failure('6.170.17', b'AEEBQVVBAEEAQQA=') of test_fuzz.py: seq_len
+    null in the record was a TypeError inside StreamBatches."""
+    data, run = tiny_text_run
+    d = _copy_run(run, tmp_path / "d")
+    _edit_meta(d / "checkpoint.safetensors", lambda r: r["config"].__setitem__("seq_len", value))
+    rc, err = _resume(capsys, data, d)
+    assert rc == 2 and "Traceback" not in err
+    assert f"the checkpoint in {d} has seq_len = {value!r}: not an integer >= 1" in err
+
+
 @pytest.mark.parametrize(
     "run, loss, norm",
     [([6.0, 3.0], 6.0, [0.0, 0.0, 0.0]),  # a checkpoint written before the norm was logged
