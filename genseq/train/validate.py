@@ -113,9 +113,11 @@ def check_symbols(cfg: dict[str, Any], model_cfg: Any, where: str) -> None:
 
 
 # training settings: (low, high, low inclusive) per field of TrainConfig; the flag is --field
+# (a weight noise std above 10 is no regulariser but overflow: the weights are ~0.1)
 _TRAIN_RANGES = {
     "lr": (0.0, math.inf, False), "momentum": (0.0, 1.0, True), "clip": (0.0, math.inf, True),
-    "weight_noise": (0.0, math.inf, True), "eval_every": (1, math.inf, True),
+    "weight_noise": (0.0, 10.0, True), "adaptive_noise": (0.0, 10.0, True),
+    "noise_groups": (1, math.inf, True), "eval_every": (1, math.inf, True),
     "log_every": (1, math.inf, True), "patience": (1, math.inf, True),
     "lr_decay": (0.0, 1.0, False), "min_lr": (0.0, math.inf, True),
     "checkpoint_every": (0.0, math.inf, True), "steps": (0, math.inf, True),

@@ -179,6 +179,8 @@ CASES = [
      "--eval-every must be >= 1, got 0"),
     ("text train --data {tmp}/toy.txt --out {tmp}/t --lr-decay 1.5 " + TRAIN,
      "--lr-decay must be > 0 and <= 1, got 1.5"),
+    ("text train --data {tmp}/toy.txt --out {tmp}/t --weight-noise 1e308 " + TRAIN,
+     "--weight-noise must be >= 0 and <= 10, got 1e+308"),
     ("text eval --model {synth} --data {tmp}/toy.txt", "holds a synth model, not a text model"),
     ("text sample --model {text} --temperature 0", "--temperature must be > 0"),
     ("text sample --model {text} --length -1", "--length must be between 0 and 10,000,000"),
