@@ -164,6 +164,10 @@ class CharLM:
             row = self._rows[h] = np.log(self.probs(h)).tolist()
         return row
 
+    def clear_cache(self) -> None:
+        """Forget the rows `__call__` has computed."""
+        self._rows.clear()
+
     def line_log2(self, text: str) -> tuple[float, int]:
         """(log2 P of a line and its end, the symbols predicted = len(text) + 1)."""
         x = [BOUNDARY, *self.alphabet.encode(text), BOUNDARY]
