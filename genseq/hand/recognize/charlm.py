@@ -106,20 +106,24 @@ class CharLM:
             discounts = [mkn_discounts(a.values()) for a in adjusted]
         self.discounts = [tuple(float(d) for d in ds) for ds in discounts]
         self.V = len(alphabet) + 1  # outcomes: the end and the A symbols
-        # per context length k = n - 1: context -> (next symbols, discounted a / Σa, γ)
-        self.tables: list[dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, float]]] = []
+        # per context length k = n - 1: the order's n-grams sorted (each context's together),
+        # their last symbols and discounted a / Σa, and per context h: (first, end, γ(h))
+        self.tables: list[dict[tuple[int, ...], tuple[int, int, float]]] = []
+        self.next: list[np.ndarray] = []
+        self.disc: list[np.ndarray] = []
         for counts, (d1, d2, d3) in zip(adjusted, self.discounts, strict=True):
-            groups: dict[tuple[int, ...], list[tuple[int, int]]] = {}
-            for w, a in sorted(counts.items()):  # one order, whatever the counts' order
-                groups.setdefault(w[:-1], []).append((w[-1], a))
-            table = {}
-            for h, seen in groups.items():
-                nxt = np.array([c for c, _ in seen], np.int64)
-                a = np.array([a for _, a in seen], np.float64)
-                d = np.where(a >= 3, d3, np.where(a == 2, d2, d1))
-                total = a.sum()
-                table[h] = (nxt, (a - d) / total, float(d.sum() / total))
-            self.tables.append(table)
+            grams = sorted(counts)
+            a = np.array([counts[w] for w in grams], np.float64)
+            d = np.where(a >= 3, d3, np.where(a == 2, d2, d1))
+            first = [i for i in range(len(grams)) if i == 0 or grams[i][:-1] != grams[i - 1][:-1]]
+            ends = [*first[1:], len(grams)]
+            total = np.add.reduceat(a, first) if grams else a
+            gamma = (np.add.reduceat(d, first) / total).tolist() if grams else []
+            self.next.append(np.array([w[-1] for w in grams], np.int64))
+            self.disc.append((a - d) / np.repeat(total, np.diff([*first, len(grams)])))
+            self.tables.append(
+                {grams[i][:-1]: (i, e, g) for i, e, g in zip(first, ends, gamma, strict=True)}
+            )
         self._rows: dict[tuple[int, ...], list[float]] = {}
 
     # ---- building ----------------------------------------------------------------------------
@@ -148,9 +152,9 @@ class CharLM:
             hit = table.get(h[len(h) - k :] if k else ())
             if hit is None:  # unseen: no longer context is seen either
                 break
-            nxt, disc, gamma = hit
+            i, e, gamma = hit
             p = gamma * p
-            p[nxt] += disc
+            p[self.next[k][i:e]] += self.disc[k][i:e]
         return p
 
     def __call__(self, prefix: tuple[int, ...]) -> list[float]:
