@@ -78,7 +78,14 @@ def add_read_commands(hs: argparse._SubParsersAction) -> None:
     p.add_argument("file")
     p.add_argument("--recognizer", default="recognizer", help="shipped name or run directory")
     p.add_argument("--decoder", choices=DECODERS, default=None, help="default: the model's")
-    p.add_argument("--beam", type=int, default=1, help="attention decoder: beam width")
+    help = "beam width (CTC: prefix beam search with the language model; attention: beam)"
+    p.add_argument("--beam", type=int, default=1, help=help)
+    help = "CTC beam: character LM, a shipped name or a path (default: the recognizer's own)"
+    p.add_argument("--lm", default="auto", help=help + "; none: without")
+    help = "CTC beam: weight of the LM's log-probabilities (default: tuned with the LM; 0: no LM)"
+    p.add_argument("--lm-weight", type=float, default=None, help=help)
+    help = "CTC beam: nats added per character read (default: tuned with the LM)"
+    p.add_argument("--lm-bonus", type=float, default=None, help=help)
 
     help = "how readable the synthesis network's writing is: CER/WER per bias"
     p = command(hs, cmd_legibility, help)
@@ -95,9 +102,11 @@ def add_read_commands(hs: argparse._SubParsersAction) -> None:
 def cmd_read(a: argparse.Namespace) -> int:
     """Read a handwriting file: SVG (paths, polylines; genseq's own outputs included), JSON
     {"points": [[x, y, eos], ...]} or {"strokes": ...} (y down), or a genseq style file. A
-    page is cut into lines; one text line is printed per line."""
+    page is cut into lines; one text line is printed per line. --beam N (CTC): prefix beam
+    search with a character language model (the shipped recognizer's: recognizer-lm)."""
     at_least(a, 1, "beam")
-    texts, own = read_file(a.file, load_recognizer(a.recognizer), a.decoder, a.beam)
+    rec = load_recognizer(a.recognizer, None if a.lm == "none" else a.lm)
+    texts, own = read_file(a.file, rec, a.decoder, a.beam, a.lm_weight, a.lm_bonus)
     for t in texts:
         print(t)
     if own.strip():

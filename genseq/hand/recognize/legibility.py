@@ -190,17 +190,28 @@ def legibility(
     return out
 
 
-def floor(rec: LoadedRecognizer, cache: str, decoder: str | None = None) -> dict:
-    """The recognizer's CER / WER on every transcribed testset_v line of an IAM-OnDB cache."""
+def floor(
+    rec: LoadedRecognizer,
+    cache: str,
+    decoder: str | None = None,
+    beam: int = 1,
+    lm_weight: float | None = None,
+    bonus: float | None = None,
+    first: int | None = None,
+) -> dict:
+    """The recognizer's CER / WER on every transcribed testset_v line of an IAM-OnDB cache
+    (or its `first` lines), read as `LoadedRecognizer.read` reads (CTC with beam > 1: prefix
+    beam search with the recognizer's language model, lm_weight and bonus as given or tuned)."""
     from genseq.hand.data import HandCache, HandDataset
 
     ds = HandDataset(HandCache.load(cache), "valid", alphabet=rec.alphabet)
     ds.stats = rec.stats
-    lines = [ds.strokes(i) for i in range(len(ds))]
+    k = len(ds) if first is None else min(first, len(ds))
+    lines = [ds.strokes(i) for i in range(k)]
     order = np.argsort([len(s) for s in lines])  # similar lengths per batch: little padding
-    reads = rec.read([lines[i] for i in order], decoder)
+    reads = rec.read([lines[i] for i in order], decoder, beam, lm_weight=lm_weight, bonus=bonus)
     hyps = [""] * len(lines)
     for i, r in zip(order.tolist(), reads, strict=True):
         hyps[i] = r
-    c = error_counts([ds[i].text for i in range(len(ds))], hyps)
+    c = error_counts([ds[i].text for i in range(k)], hyps)
     return {**rates(c), "lines": c["lines"]}

@@ -10,7 +10,9 @@ genseq.hand.styles). Then `downsample` consecutive points are stacked into one f
 
 Network: `genseq.nn.seq2seq.Seq2Seq` over those frames, with a CTC head beside the attention
 decoder (trained jointly: `ctc_weight` x CTC + (1 - ctc_weight) x cross-entropy, per character).
-`decoder` names the head that reads by default ("ctc": best path; "attention": greedy or beam).
+`decoder` names the head that reads by default ("ctc": best path, or with beam > 1 prefix beam
+search with an optional character language model (genseq.nn.ctc_beam); "attention": greedy or
+beam).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from genseq.nn.ctc_beam import CTCBeam, LMScorer, ctc_beam
 from genseq.nn.seq2seq import Seq2Seq, Seq2SeqConfig, ctc_greedy
 from genseq.train.registry import Configurable, register_model
 
@@ -110,13 +113,25 @@ class Recognizer(Configurable, nn.Module):
 
     @torch.no_grad()
     def decode(
-        self, strokes: Tensor, lengths: Tensor, decoder: str | None = None, beam: int = 1
+        self,
+        strokes: Tensor,
+        lengths: Tensor,
+        decoder: str | None = None,
+        beam: int = 1,
+        lm: LMScorer | None = None,
+        lm_weight: float = 0.0,
+        bonus: float = 0.0,
     ) -> list[list[int]]:
-        """Codes read from a padded batch by `decoder` (default: the config's)."""
+        """Codes read from a padded batch by `decoder` (default: the config's). CTC: best path;
+        beam > 1: prefix beam search, with the character LM `lm` (log P(c | prefix), c = 0 the
+        end) weighted by lm_weight and `bonus` nats per character. Attention: greedy or beam."""
         decoder = decoder or self.cfg.decoder
         x, n = self.frames(strokes, lengths)
         if decoder == "ctc":
-            return ctc_greedy(self.net.ctc_log_probs(self.net.encode(x, n)), n)
+            log_probs = self.net.ctc_log_probs(self.net.encode(x, n))  # (B, T/k, A + 1)
+            if beam > 1:
+                return ctc_beam(log_probs, n, CTCBeam(beam, lm_weight, bonus), lm)
+            return ctc_greedy(log_probs, n)
         max_len = lengths // 3 + 2  # per line (IAM-OnDB: >= 9 points a character)
         if beam > 1:
             return self.net.beam(x, n, max_len, beam)

@@ -2,7 +2,9 @@
 
 A recognizer is found by name (`genseq/pretrained/NAME.safetensors` + `NAME.json`, the shipped
 format of issue 10; "recognizer" is the shipped one) or as a run directory (model.safetensors +
-config.json, what training writes).
+config.json, what training writes). A shipped recognizer NAME reads with the character language
+model `NAME-lm` when it is shipped too (genseq.hand.recognize.charlm; loaded at the first read
+that uses it: a CTC beam search, beam > 1), with the weight and bonus tuned for it.
 
 Files (`read_file`): the formats `genseq write --style-from` reads (genseq.hand.styles): JSON
 {"points": [[x, y, eos], ...]} or {"strokes": ...} (y down), genseq's own style files
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -22,6 +25,7 @@ import torch
 from genseq.errors import GenseqError
 from genseq.hand.alphabet import Alphabet
 from genseq.hand.model import SynthesisNet
+from genseq.hand.recognize.charlm import CharLM, load_charlm
 from genseq.hand.recognize.model import Recognizer, pad_lines
 from genseq.hand.sample import HandModel, load_hand_model
 from genseq.hand.strokes import NormStats
@@ -37,17 +41,52 @@ class LoadedRecognizer:
     stats: NormStats
     alphabet: Alphabet
     config: dict
+    lm: CharLM | str | Path | None = None  # a character LM, or where to load it at first use
+
+    def language_model(self) -> CharLM | None:
+        """The character LM of the CTC beam search (loaded here the first time)."""
+        if isinstance(self.lm, str | Path):
+            lm = load_charlm(self.lm)
+            if lm.alphabet.symbols != self.alphabet.symbols:
+                raise GenseqError(
+                    f"the language model {self.lm} has another alphabet than the recognizer"
+                )
+            self.lm = lm
+        return self.lm
+
+    def lm_settings(
+        self, lm_weight: float | None = None, bonus: float | None = None
+    ) -> tuple[CharLM | None, float, float]:
+        """(the LM, its weight, the bonus per character) of a CTC beam search; None: the
+        settings tuned for the LM (weight 0: no LM, bonus 0 unless given)."""
+        lm = self.language_model() if lm_weight != 0 else None
+        if lm is None:
+            if lm_weight:
+                raise GenseqError("a language model weight needs a language model (--lm)")
+            return None, 0.0, bonus or 0.0
+        tuned = lm.decoding
+        weight = tuned.get("lm_weight", 1.0) if lm_weight is None else lm_weight
+        return lm, weight, tuned.get("bonus", 0.0) if bonus is None else bonus
 
     def read(
-        self, lines: list[np.ndarray], decoder: str | None = None, beam: int = 1, batch: int = 32
+        self,
+        lines: list[np.ndarray],
+        decoder: str | None = None,
+        beam: int = 1,
+        batch: int = 32,
+        lm_weight: float | None = None,
+        bonus: float | None = None,
     ) -> list[str]:
-        """Lines of normalised offsets (T, 3) in THIS model's normalisation -> texts."""
+        """Lines of normalised offsets (T, 3) in THIS model's normalisation -> texts.
+        CTC with beam > 1: prefix beam search with the language model (`lm_settings`)."""
+        ctc_beam = beam > 1 and (decoder or self.model.cfg.decoder) == "ctc"
+        lm, weight, bonus = self.lm_settings(lm_weight, bonus) if ctc_beam else (None, 0.0, 0.0)
         out: list[str] = []
         for a in range(0, len(lines), batch):
             part = lines[a : a + batch]
             empty = [len(s) == 0 for s in part]
             x, n = pad_lines([s if len(s) else np.zeros((1, 3), np.float32) for s in part])
-            codes = self.model.decode(x, n, decoder, beam)
+            codes = self.model.decode(x, n, decoder, beam, lm, weight, bonus)
             out += ["" if e else self.alphabet.decode(c) for c, e in zip(codes, empty, strict=True)]
         return out
 
@@ -56,13 +95,23 @@ class LoadedRecognizer:
         return self.read([self.stats.normalise(s) for s in lines], **kw)
 
 
-def load_recognizer(name: str | Path = "recognizer") -> LoadedRecognizer:
-    """A run directory, or the name of a shipped model in genseq/pretrained."""
+def load_recognizer(
+    name: str | Path = "recognizer", lm: str | Path | Literal["auto"] | None = "auto"
+) -> LoadedRecognizer:
+    """A run directory, or the name of a shipped model in genseq/pretrained. lm: a character
+    LM (shipped name or path) for CTC beam search; "auto": NAME-lm if NAME and it are shipped;
+    None: none."""
+    from genseq.train import pretrained
+
     model, cfg = load_model(name)
     if not isinstance(model, Recognizer):
         raise GenseqError(f"{name} holds a {cfg.get('kind')} model, not a recognizer")
+    if lm == "auto":
+        own = pretrained.PRETRAINED_DIR / f"{name}-lm"
+        shipped = pretrained.locate(name).shipped
+        lm = own if shipped and own.with_name(own.name + ".json").is_file() else None
     return LoadedRecognizer(
-        model, NormStats.from_json(cfg["norm"]), Alphabet.from_json(cfg["alphabet"]), cfg
+        model, NormStats.from_json(cfg["norm"]), Alphabet.from_json(cfg["alphabet"]), cfg, lm
     )
 
 
@@ -115,9 +164,14 @@ def file_lines(path: str | Path, stats: NormStats) -> tuple[list[np.ndarray], st
 
 
 def read_file(
-    path: str | Path, recognizer: LoadedRecognizer, decoder: str | None = None, beam: int = 1
+    path: str | Path,
+    recognizer: LoadedRecognizer,
+    decoder: str | None = None,
+    beam: int = 1,
+    lm_weight: float | None = None,
+    bonus: float | None = None,
 ) -> tuple[list[str], str]:
     """(the text of each line of a handwriting file, the file's own text or "")."""
     lines, text = file_lines(path, recognizer.stats)
     with torch.no_grad():
-        return recognizer.read(lines, decoder, beam), text
+        return recognizer.read(lines, decoder, beam, lm_weight=lm_weight, bonus=bonus), text

@@ -13,6 +13,7 @@ import torch
 
 from genseq.cli import main
 from genseq.errors import GenseqError
+from genseq.hand.alphabet import Alphabet
 from genseq.hand.recognize.legibility import Tries, legibility, write_legible
 from genseq.hand.recognize.model import HEIGHT_SCALE, Recognizer, RecognizerConfig, features
 from genseq.hand.recognize.read import file_lines, load_recognizer, split_lines
@@ -294,3 +295,108 @@ def test_recognizer_task_without_validation_data():
     task = RecogTask([], None, Alphabet.from_texts(["ab"]))
     with pytest.raises(GenseqError, match="^no validation data$"):
         task.evaluate(torch.nn.Linear(1, 1))
+
+
+# ---- CTC prefix beam search with a character language model ---------------------------------
+
+
+def _small_ctc(alphabet_size: int = 5) -> Recognizer:
+    torch.manual_seed(0)
+    cfg = RecognizerConfig(
+        alphabet_size=alphabet_size, enc_hidden=8, dec_hidden=8, embed=4, attention=8
+    )
+    return Recognizer(cfg).eval()
+
+
+def test_ctc_with_a_beam_is_the_prefix_beam_search_of_the_ctc_heads_log_probs():
+    from genseq.hand.recognize.model import pad_lines
+    from genseq.nn.ctc_beam import CTCBeam, ctc_beam
+    from genseq.nn.seq2seq import ctc_greedy
+
+    m = _small_ctc()
+    x, n = pad_lines(_lines(4, seed=3))
+    with torch.no_grad():
+        f, k = m.frames(x, n)
+        lp = m.net.ctc_log_probs(m.net.encode(f, k))
+    assert m.decode(x, n, "ctc") == ctc_greedy(lp, k)  # beam 1: best path, as before
+    assert m.decode(x, n, "ctc", beam=3) == ctc_beam(lp, k, CTCBeam(beam=3))
+
+    def only_ones(prefix: tuple[int, ...]) -> list[float]:  # the end or code 1, nothing else
+        return [np.log(0.5), np.log(0.5)] + [-np.inf] * 5
+
+    for codes in m.decode(x, n, "ctc", beam=3, lm=only_ones, lm_weight=1.0, bonus=5.0):
+        assert set(codes) <= {1}
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tiny_recog, tiny_cache, tmp_path_factory) -> Path:
+    """A character LM of the tiny cache's training lines, in the tiny recognizer's alphabet."""
+    from genseq.hand.data import HandCache
+    from genseq.hand.recognize.charlm import CharLM
+
+    cache = HandCache.load(tiny_cache)
+    texts = [cache.texts[i] for i in cache.select("train") if cache.texts[i]]
+    lm = CharLM.build(texts, load_recognizer(tiny_recog).alphabet, order=3)
+    lm.meta["decoding"] = {"lm_weight": 0.7, "bonus": 0.4}
+    return lm.save(tmp_path_factory.mktemp("lm") / "lm")[0]
+
+
+def test_read_with_a_beam_uses_the_language_model_at_its_tuned_settings(tiny_recog, tiny_lm):
+    rec = load_recognizer(tiny_recog)
+    assert rec.lm is None  # a run directory has no language model of its own
+    rec = load_recognizer(tiny_recog, lm=tiny_lm)
+    assert isinstance(rec.lm, str | Path)  # loaded at its first use only
+    lines = _lines(3)
+    assert rec.read(lines) == load_recognizer(tiny_recog).read(lines)  # best path: no LM
+    lm, weight, bonus = rec.lm_settings()
+    assert (lm.order, weight, bonus) == (3, 0.7, 0.4) and rec.lm is lm
+    assert rec.lm_settings(lm_weight=0.0) == (None, 0.0, 0.0)
+    assert rec.lm_settings(1.5, 0.0)[1:] == (1.5, 0.0)
+    from genseq.hand.recognize.model import pad_lines
+
+    want = rec.model.decode(*pad_lines(lines), "ctc", 4, lm, 0.7, 0.4)
+    assert rec.read(lines, "ctc", beam=4) == [rec.alphabet.decode(c) for c in want]
+
+
+def test_the_shipped_recognizer_comes_with_its_language_model():
+    """genseq/pretrained/recognizer-lm: order 6, counted from the training transcriptions only
+    (their characters + line ends: the unigram counts), tuned settings recorded."""
+    rec = load_recognizer("recognizer")
+    lm = rec.language_model()
+    assert lm is not None and lm.order == 6 and lm.alphabet == rec.alphabet
+    train = lm.meta["record"]["train"]
+    assert sum(lm.raw[0].values()) == train["characters"] + train["lines"]
+    assert (train["lines"], train["characters"]) == (10_740, 312_650)
+    assert {"lm_weight", "bonus"} <= lm.decoding.keys()
+    assert load_recognizer("recognizer", lm=None).lm is None
+
+
+def test_language_model_errors_are_one_line(tiny_recog, tiny_lm, tmp_path, capsys):
+    from genseq.hand.recognize.charlm import CharLM
+
+    with pytest.raises(GenseqError, match=r"^a language model weight needs a language model \("):
+        load_recognizer(tiny_recog).read(_lines(1), "ctc", beam=2, lm_weight=1.0)
+    other = CharLM.build(["xyz"], Alphabet.from_texts(["xyz"]), order=2)
+    other.save(tmp_path / "other")
+    rec = load_recognizer(tiny_recog, lm=tmp_path / "other")
+    want = f"the language model {tmp_path / 'other'} has another alphabet than the recognizer"
+    with pytest.raises(GenseqError, match=f"^{re.escape(want)}$"):
+        rec.read(_lines(1), "ctc", beam=2)
+    assert rec.read(_lines(1), "ctc", beam=2, lm_weight=0.0)  # no LM asked for: none loaded
+
+
+def test_read_and_floor_take_the_beam_and_the_language_model(tiny_recog, tiny_lm, tiny_cache):
+    from genseq.hand.recognize.legibility import floor
+
+    f = tiny_lm.parent / "line.json"
+    pts = [[x, 10 + 5 * np.sin(x / 3), 1 if x % 10 == 9 else 0] for x in range(60)]
+    f.write_text(json.dumps({"text": "ab", "points": pts}))
+    base = ["hand", "read", str(f), "--recognizer", str(tiny_recog), "--beam", "4"]
+    lm = ["--lm", str(tiny_lm), "--lm-weight", "0.5", "--lm-bonus", "1"]
+    assert main(base + lm) == 0
+    assert main(base + ["--lm", "none"]) == 0
+    assert main(base + ["--lm", "none", "--lm-weight", "1"]) == 2
+    rec = load_recognizer(tiny_recog, lm=tiny_lm)
+    r = floor(rec, str(tiny_cache), "ctc", beam=4, first=1)  # the tiny testset_v: 2 lines
+    assert r["lines"] == 1 and 0 <= r["cer"]
+    assert floor(rec, str(tiny_cache), "ctc", beam=4, lm_weight=0.0)["lines"] == 2
