@@ -106,10 +106,9 @@ def load_recognizer(
     model, cfg = load_model(name)
     if not isinstance(model, Recognizer):
         raise GenseqError(f"{name} holds a {cfg.get('kind')} model, not a recognizer")
-    if lm == "auto":
-        own = pretrained.PRETRAINED_DIR / f"{name}-lm"
-        shipped = pretrained.locate(name).shipped
-        lm = own if shipped and own.with_name(own.name + ".json").is_file() else None
+    if lm == "auto":  # a shipped recognizer's own LM, shipped beside it
+        own = f"{name}-lm"
+        lm = own if pretrained.locate(name).shipped and own in pretrained.shipped_names() else None
     return LoadedRecognizer(
         model, NormStats.from_json(cfg["norm"]), Alphabet.from_json(cfg["alphabet"]), cfg, lm
     )
